@@ -1,0 +1,51 @@
+"""Configuration classes; values come from the environment, never constants for secrets."""
+
+from __future__ import annotations
+
+import os
+
+
+def normalise_database_url(url: str | None) -> str | None:
+    """Point driver-less PostgreSQL URLs at psycopg 3; None means the SQLite default."""
+    if not url:
+        return None
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class Config:
+    """Production-safe defaults."""
+
+    #: None: create_app generates one once into instance/secret_key.
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    #: None: create_app uses SQLite in instance/service.db.
+    SQLALCHEMY_DATABASE_URI = normalise_database_url(os.environ.get("DATABASE_URL"))
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    MAX_CONTENT_LENGTH = 20 * 1024 * 1024  # rosters are a few MB; anything larger is refused (413)
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    WTF_CSRF_ENABLED = True
+    WTF_CSRF_TIME_LIMIT = 8 * 3600  # an officer's working day on one form
+    BABEL_DEFAULT_LOCALE = "zh_CN"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    LANGUAGES = ("zh_CN", "en")
+    PASSWORD_HASH_METHOD: str | None = None  # None: werkzeug's default (scrypt)
+    FIRMS_PER_PAGE = 25
+    PLATFORM_NAME = os.environ.get("PLATFORM_NAME", "临平新城")
+
+
+class TestConfig(Config):
+    """Fast, isolated settings for the test suite."""
+
+    TESTING = True
+    WTF_CSRF_ENABLED = False
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # noqa: S105 - a method name; cheap hashing keeps tests fast
+    SECRET_KEY = "test-secret-key"  # noqa: S105 - tests only
+    SQLALCHEMY_DATABASE_URI = normalise_database_url(os.environ.get("TEST_DATABASE_URL"))
+    SERVER_NAME = None

@@ -1,0 +1,103 @@
+"""The tiered enterprise-service application: create_app and its registration steps."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+from config import Config
+
+from .extensions import babel, csrf, db, login_manager, migrate
+
+
+def create_app(config: type[Config] | object = Config) -> Flask:
+    """Build the app: configuration, extensions, blueprints, error pages, commands."""
+    app = Flask(__name__)
+    app.config.from_object(config)
+    configure_instance(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_security_headers(app)
+    register_template_helpers(app)
+    register_commands(app)
+    return app
+
+
+def configure_instance(app: Flask) -> None:
+    """Fill the secret key and the SQLite default from instance/ when not configured."""
+    instance = Path(app.instance_path)
+    if not app.config.get("SECRET_KEY"):
+        instance.mkdir(parents=True, exist_ok=True)
+        key_file = instance / "secret_key"
+        if not key_file.exists():
+            key_file.write_text(secrets.token_hex(32))
+            key_file.chmod(0o600)
+        app.config["SECRET_KEY"] = key_file.read_text().strip()
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        instance.mkdir(parents=True, exist_ok=True)
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'service.db'}"
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the unbound extensions from extensions.py."""
+    from . import models  # noqa: F401 - registers the tables on db.metadata
+    from .database import configure_sqlite
+    from .i18n import select_locale, select_timezone
+
+    db.init_app(app)
+    with app.app_context():
+        configure_sqlite(db.engine)
+    migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    from .auth.services import load_user
+
+    login_manager.user_loader(load_user)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message_category = "warning"
+
+
+def register_blueprints(app: Flask) -> None:
+    """Mount each feature's blueprint."""
+    from .admin import bp as admin_bp
+    from .auth import bp as auth_bp
+    from .firms import bp as firms_bp
+    from .main import bp as main_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(firms_bp, url_prefix="/firms")
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """Friendly pages for errors; never a traceback."""
+    from .errors import register
+
+    register(app)
+
+
+def register_security_headers(app: Flask) -> None:
+    """CSP without inline script, nosniff, no framing, a strict referrer policy."""
+    from .security import add_security_headers
+
+    app.after_request(add_security_headers)
+
+
+def register_template_helpers(app: Flask) -> None:
+    """Labels and small helpers every template uses."""
+    from .i18n import TEMPLATE_GLOBALS, template_context
+
+    app.jinja_env.globals.update(TEMPLATE_GLOBALS)
+    app.context_processor(template_context)
+
+
+def register_commands(app: Flask) -> None:
+    """CLI groups: users, firms, demo (db comes from Flask-Migrate)."""
+    from .cli import register
+
+    register(app)

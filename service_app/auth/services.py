@@ -1,0 +1,31 @@
+"""Authentication rules: loading users and checking passwords, with every attempt audited."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from ..audit import record_event, utcnow_iso
+from ..extensions import db
+from ..models import User
+from ..models.types import utcnow
+
+
+def load_user(user_id: str) -> User | None:
+    """Flask-Login's loader: an active user by id."""
+    if not user_id.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    return user if user is not None and user.active else None
+
+
+def authenticate(username: str, password: str) -> User | None:
+    """The active user with these credentials, or None; records the attempt either way."""
+    user = db.session.scalars(sa.select(User).where(User.username == username)).first()
+    if user is None or not user.active or not user.check_password(password):
+        record_event(
+            "auth.login_failed", "user", user.id if user else None, after={"username": username[:64]}, user=user
+        )
+        return None
+    user.last_login_at = utcnow()
+    record_event("auth.login", "user", user.id, after={"at": utcnow_iso()}, user=user)
+    return user

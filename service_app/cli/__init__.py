@@ -1,0 +1,15 @@
+"""Command-line groups: `flask --app wsgi users|firms|demo …`."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from .demo import demo_cli
+from .firms import firms_cli
+from .users import users_cli
+
+
+def register(app: Flask) -> None:
+    """Attach every command group to the app."""
+    for group in (users_cli, firms_cli, demo_cli):
+        app.cli.add_command(group)

@@ -1,0 +1,165 @@
+"""Firm pages: thin views that validate, call one service, then flash and redirect."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..domain.tiers import Tier
+from ..extensions import db
+from ..i18n import FIELD_LABELS
+from ..models import Building, QuarterlyMetric, TierAssignment
+from ..permissions import can_accept_invalid_credit_code, can_create_firm, editable_firm_fields
+from ..scoping import get_scoped_firm_or_404, visible_streets
+from . import bp
+from .forms import FirmForm, OfficerFirmForm
+from .services import (
+    FIRM_FIELDS,
+    FLAG_FIELDS,
+    NO_TIER,
+    FirmFilters,
+    StaleEditError,
+    changes_since,
+    create_firm,
+    filtered_firms,
+    firm_audit_trail,
+    latest_assignment,
+    update_firm,
+)
+
+
+def _filters_from_request() -> FirmFilters:
+    args = request.args
+    return FirmFilters(
+        q=args.get("q", "")[:100],
+        tier=args.get("tier", ""),
+        street_id=args.get("street", type=int),
+        chain=args.get("chain", ""),
+        building_id=args.get("building", type=int),
+        status=args.get("status", ""),
+        flags=[f for f in args.getlist("flag") if f in FLAG_FIELDS],
+        sort=args.get("sort", "name"),
+        descending=args.get("order") == "desc",
+    )
+
+
+@bp.route("/")
+@login_required
+def index():
+    """The roster: search, filter, sort and page through the firms in scope."""
+    filters = _filters_from_request()
+    page = db.paginate(
+        filtered_firms(current_user, filters),
+        page=request.args.get("page", 1, type=int),
+        per_page=current_app.config["FIRMS_PER_PAGE"],
+        max_per_page=100,
+        error_out=False,
+    )
+    streets = visible_streets(current_user)
+    buildings = db.session.scalars(
+        sa.select(Building).where(Building.street_id.in_([s.id for s in streets])).order_by(Building.name)
+    ).all()
+    return render_template(
+        "firms/index.html",
+        page=page,
+        filters=filters,
+        streets=streets,
+        buildings=buildings,
+        tiers=list(Tier),
+        no_tier=NO_TIER,
+        flag_fields=FLAG_FIELDS,
+        can_create=can_create_firm(current_user),
+    )
+
+
+@bp.route("/<int:firm_id>")
+@login_required
+def detail(firm_id: int):
+    """One firm: fields, current tier and why, tier history, metrics and audit trail."""
+    firm = get_scoped_firm_or_404(current_user, firm_id)
+    history = db.session.scalars(
+        sa.select(TierAssignment).where(TierAssignment.firm_id == firm.id).order_by(TierAssignment.quarter.desc())
+    ).all()
+    metrics = db.session.scalars(
+        sa.select(QuarterlyMetric).where(QuarterlyMetric.firm_id == firm.id).order_by(QuarterlyMetric.quarter.desc())
+    ).all()
+    return render_template(
+        "firms/detail.html",
+        firm=firm,
+        assignment=latest_assignment(firm),
+        history=history,
+        metrics=metrics,
+        audit=firm_audit_trail(firm),
+        field_labels=FIELD_LABELS,
+        can_edit=bool(editable_firm_fields(current_user, frozenset(FIRM_FIELDS))),
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def create():
+    """Add a firm (admins and supervisors)."""
+    if not can_create_firm(current_user):
+        abort(403)
+    form = FirmForm(
+        streets=visible_streets(current_user),
+        firm=None,
+        may_accept_invalid=can_accept_invalid_credit_code(current_user),
+    )
+    if form.validate_on_submit():
+        firm = create_firm(form.firm_values(), current_user)
+        db.session.commit()
+        flash(_("Firm %(name)s added.", name=firm.name), "success")
+        return redirect(url_for(".detail", firm_id=firm.id))
+    return render_template("firms/form.html", form=form, firm=None, full=True, stale=None)
+
+
+@bp.route("/<int:firm_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(firm_id: int):
+    """Edit a firm; officers see the short form; a stale save is refused with the changes."""
+    firm = get_scoped_firm_or_404(current_user, firm_id)
+    allowed = editable_firm_fields(current_user, frozenset(FIRM_FIELDS))
+    if not allowed:
+        abort(403)
+    full = allowed == frozenset(FIRM_FIELDS)
+    if full:
+        form: OfficerFirmForm = FirmForm(
+            obj=firm if request.method == "GET" else None,
+            streets=visible_streets(current_user),
+            firm=firm,
+            may_accept_invalid=can_accept_invalid_credit_code(current_user),
+        )
+    else:
+        form = OfficerFirmForm(obj=firm if request.method == "GET" else None)
+    if request.method == "GET":
+        form.version.data = str(firm.version)
+    stale = None
+    if form.validate_on_submit():
+        expected = int(form.version.data) if (form.version.data or "").isdigit() else 0
+        try:
+            update_firm(firm, form.firm_values(), expected, current_user)
+            db.session.commit()
+        except StaleEditError as exc:
+            db.session.rollback()
+            stale = exc.changes
+        except StaleDataError:
+            db.session.rollback()
+            firm = get_scoped_firm_or_404(current_user, firm_id)
+            stale = changes_since(firm, expected)
+        else:
+            flash(_("Saved."), "success")
+            return redirect(url_for(".detail", firm_id=firm.id))
+        firm = get_scoped_firm_or_404(current_user, firm_id)
+        form.version.data = str(firm.version)
+        flash(
+            _(
+                "Not saved: someone else changed this firm after you opened the form. "
+                "Check their changes below, then save again if yours should still apply."
+            ),
+            "danger",
+        )
+    return render_template("firms/form.html", form=form, firm=firm, full=full, stale=stale, field_labels=FIELD_LABELS)

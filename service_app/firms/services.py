@@ -1,0 +1,238 @@
+"""Business rules for firms: searching within scope, creating and editing with audit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from ..audit import diff, record_event, snapshot
+from ..domain.tiers import Chain, FirmStatus, Tier
+from ..extensions import db
+from ..models import AuditEvent, Firm, QuarterlyMetric, TierAssignment, User
+from ..permissions import editable_firm_fields
+from ..scoping import scoped_firms
+
+#: Firm fields set through forms, imports and the CLI (not keys, tiers or bookkeeping).
+FIRM_FIELDS: tuple[str, ...] = (
+    "credit_code",
+    "credit_code_exception",
+    "registration_number",
+    "name",
+    "chain",
+    "industry_code",
+    "street_id",
+    "building_id",
+    "established",
+    "registered_capital",
+    "above_scale",
+    "is_high_tech",
+    "is_specialised",
+    "is_listed",
+    "is_chain_leader",
+    "is_abnormal",
+    "has_serious_violation",
+    "status",
+    "contact_name",
+    "contact_phone",
+    "notes",
+    "officer_id",
+)
+FLAG_FIELDS = (
+    "above_scale",
+    "is_high_tech",
+    "is_specialised",
+    "is_listed",
+    "is_chain_leader",
+    "is_abnormal",
+    "has_serious_violation",
+)
+SORTS = {
+    "name": Firm.name,
+    "credit_code": Firm.credit_code,
+    "street": Firm.street_id,
+    "tier": Firm.current_tier,
+    "updated": Firm.updated_at,
+}
+NO_TIER = "none"
+
+
+class FirmPermissionError(PermissionError):
+    """The user tried to change fields its role may not."""
+
+
+class StaleEditError(Exception):
+    """Someone saved the firm after this edit began; `changes` says what they changed."""
+
+    def __init__(self, firm: Firm, changes: list[dict[str, Any]]) -> None:
+        super().__init__(f"firm {firm.id} changed since version was read")
+        self.firm = firm
+        self.changes = changes
+
+
+@dataclass
+class FirmFilters:
+    """What the firm list is narrowed and ordered by."""
+
+    q: str = ""
+    tier: str = ""
+    street_id: int | None = None
+    chain: str = ""
+    building_id: int | None = None
+    status: str = ""
+    flags: list[str] = field(default_factory=list)
+    sort: str = "name"
+    descending: bool = False
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def filtered_firms(user: User, filters: FirmFilters) -> sa.Select[Firm]:
+    """The scoped SELECT of firms matching the filters, ordered."""
+    query = scoped_firms(user)
+    text = filters.q.strip()
+    if text:
+        pattern = f"%{_escape_like(text)}%"
+        query = query.where(
+            sa.or_(
+                Firm.name.ilike(pattern, escape="\\"),
+                Firm.credit_code.ilike(f"%{_escape_like(text.upper())}%", escape="\\"),
+            )
+        )
+    if filters.tier == NO_TIER:
+        query = query.where(Firm.current_tier.is_(None))
+    elif filters.tier in Tier.__members__.values():
+        query = query.where(Firm.current_tier == Tier(filters.tier))
+    if filters.street_id:
+        query = query.where(Firm.street_id == filters.street_id)
+    if filters.chain in Chain.__members__.values():
+        query = query.where(Firm.chain == Chain(filters.chain))
+    if filters.building_id:
+        query = query.where(Firm.building_id == filters.building_id)
+    if filters.status in FirmStatus.__members__.values():
+        query = query.where(Firm.status == FirmStatus(filters.status))
+    for flag in filters.flags:
+        if flag in FLAG_FIELDS:
+            query = query.where(getattr(Firm, flag).is_(True))
+    column = SORTS.get(filters.sort, Firm.name)
+    ordering = column.desc() if filters.descending else column.asc()
+    return query.order_by(ordering, Firm.id).options(selectinload(Firm.street), selectinload(Firm.building))
+
+
+def create_firm(values: dict[str, Any], user: User | None) -> Firm:
+    """Add a firm to the roster and record it; flushes, the caller commits."""
+    unknown = set(values) - set(FIRM_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown firm fields: {sorted(unknown)}")
+    firm = Firm(**values)
+    db.session.add(firm)
+    db.session.flush()
+    record_event(
+        "firm.create", "firm", firm.id, after={**snapshot(firm, FIRM_FIELDS), "_version": firm.version}, user=user
+    )
+    return firm
+
+
+def update_firm(firm: Firm, values: dict[str, Any], expected_version: int, user: User) -> Firm:
+    """Change a firm's fields, refusing a stale edit and fields the user's role may not set."""
+    allowed = editable_firm_fields(user, frozenset(FIRM_FIELDS))
+    forbidden = {name for name, value in values.items() if name not in allowed and getattr(firm, name) != value}
+    if forbidden:
+        raise FirmPermissionError(f"role {user.role} may not change {sorted(forbidden)}")
+    if firm.version != expected_version:
+        raise StaleEditError(firm, changes_since(firm, expected_version))
+    before = snapshot(firm, FIRM_FIELDS)
+    for name, value in values.items():
+        if name in allowed:
+            setattr(firm, name, value)
+    after = snapshot(firm, FIRM_FIELDS)
+    old, new = diff(before, after)
+    if not new:
+        return firm
+    db.session.flush()  # bumps firm.version; a concurrent save raises StaleDataError here
+    record_event("firm.update", "firm", firm.id, before=old, after={**new, "_version": firm.version}, user=user)
+    return firm
+
+
+def changes_since(firm: Firm, version: int) -> list[dict[str, Any]]:
+    """What was changed on a firm after a version: one entry per field, newest value last."""
+    events = db.session.scalars(
+        sa.select(AuditEvent)
+        .where(AuditEvent.object_type == "firm", AuditEvent.object_id == str(firm.id))
+        .where(AuditEvent.action.in_(("firm.update", "firm.import")))
+        .order_by(AuditEvent.id.desc())
+        .limit(100)
+    ).all()
+    changes: dict[str, dict[str, Any]] = {}
+    for event in reversed(events):
+        after = event.after or {}
+        if int(after.get("_version", 0)) <= version:
+            continue
+        for name, value in after.items():
+            if name.startswith("_"):
+                continue
+            entry = changes.setdefault(name, {"field": name, "before": (event.before or {}).get(name)})
+            entry.update(after=value, by=event.user.label if event.user else "system", at=event.created_at)
+    return list(changes.values())
+
+
+def latest_assignment(firm: Firm) -> TierAssignment | None:
+    """The firm's most recent tier assignment."""
+    return db.session.scalars(
+        sa.select(TierAssignment)
+        .where(TierAssignment.firm_id == firm.id)
+        .order_by(TierAssignment.quarter.desc())
+        .limit(1)
+    ).first()
+
+
+def latest_metric(firm: Firm) -> QuarterlyMetric | None:
+    """The firm's most recent quarter of figures."""
+    return db.session.scalars(
+        sa.select(QuarterlyMetric)
+        .where(QuarterlyMetric.firm_id == firm.id)
+        .order_by(QuarterlyMetric.quarter.desc())
+        .limit(1)
+    ).first()
+
+
+def firm_audit_trail(firm: Firm, limit: int = 50) -> list[AuditEvent]:
+    """The firm's audit events, newest first."""
+    return list(
+        db.session.scalars(
+            sa.select(AuditEvent)
+            .where(AuditEvent.object_type == "firm", AuditEvent.object_id == str(firm.id))
+            .options(selectinload(AuditEvent.user))
+            .order_by(AuditEvent.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def firm_as_dict(firm: Firm) -> dict[str, Any]:
+    """One firm for the CLI and APIs: fields, current tier and the latest quarter's metrics."""
+    data = snapshot(firm, FIRM_FIELDS)
+    data.pop("street_id")
+    data.pop("building_id")
+    data.pop("officer_id")
+    data.update(
+        id=firm.id,
+        street=firm.street.name,
+        building=firm.building.name if firm.building else None,
+        officer=firm.officer.username if firm.officer else None,
+        current_tier=firm.current_tier.value if firm.current_tier else None,
+        version=firm.version,
+    )
+    assignment = latest_assignment(firm)
+    data["tier_reasons"] = assignment.reasons if assignment else []
+    metric = latest_metric(firm)
+    data["latest_metrics"] = (
+        snapshot(metric, ("quarter", "revenue", "tax", "employees", "rd_spend", "floor_area_m2", "land_mu"))
+        if metric
+        else None
+    )
+    return data

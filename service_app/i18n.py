@@ -1,0 +1,98 @@
+"""Language choice and the translated labels of the domain's vocabularies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, session
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from .domain.tiers import Chain, FirmStatus, Role, Tier
+
+TIER_LABELS = {
+    Tier.KEY: _l("Key service"),
+    Tier.CULTIVATE: _l("Cultivation"),
+    Tier.OBSERVE: _l("Observation"),
+    Tier.EXIT: _l("Exit tracking"),
+}
+CHAIN_LABELS = {
+    Chain.FASHION: _l("Digital fashion"),
+    Chain.TRADE: _l("Digital trade"),
+    Chain.TECH: _l("Digital tech"),
+    Chain.OTHER: _l("Other"),
+}
+STATUS_LABELS = {
+    FirmStatus.ACTIVE: _l("Active"),
+    FirmStatus.RELOCATING: _l("Relocating"),
+    FirmStatus.DEREGISTERED: _l("Deregistered"),
+}
+ROLE_LABELS = {
+    Role.ADMIN: _l("Administrator"),
+    Role.SUPERVISOR: _l("Supervisor"),
+    Role.OFFICER: _l("Service officer"),
+    Role.DISTRICT: _l("Street office viewer"),
+}
+#: The flag columns of a firm and their labels, in display order.
+FLAG_LABELS = {
+    "above_scale": _l("Above designated size"),
+    "is_high_tech": _l("High-tech enterprise"),
+    "is_specialised": _l("Specialised and innovative (SRDI)"),
+    "is_listed": _l("Listed"),
+    "is_chain_leader": _l("Chain leader"),
+    "is_abnormal": _l("Abnormal-operation list"),
+    "has_serious_violation": _l("Serious violation"),
+}
+#: Labels of firm fields, for the audit trail and stale-edit messages.
+FIELD_LABELS = {
+    "credit_code": _l("Unified social credit code"),
+    "credit_code_exception": _l("Reason for accepting the code"),
+    "registration_number": _l("Old registration number"),
+    "name": _l("Firm name"),
+    "chain": _l("Industry chain"),
+    "industry_code": _l("Industry code"),
+    "street_id": _l("Street"),
+    "building_id": _l("Building"),
+    "established": _l("Established"),
+    "registered_capital": _l("Registered capital (10k CNY)"),
+    "status": _l("Status"),
+    "contact_name": _l("Contact person"),
+    "contact_phone": _l("Contact phone"),
+    "notes": _l("Notes"),
+    "officer_id": _l("Service officer"),
+    "current_tier": _l("Service tier"),
+    **FLAG_LABELS,
+}
+LANGUAGE_NAMES = {"zh_CN": "中文", "en": "English"}
+
+
+def select_locale() -> str:
+    """The session's choice, else the user's saved one, else Chinese."""
+    languages = current_app.config["LANGUAGES"]
+    chosen = session.get("lang")
+    if chosen in languages:
+        return str(chosen)
+    if current_user and current_user.is_authenticated and current_user.locale in languages:
+        return str(current_user.locale)
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def select_timezone() -> str:
+    """Everyone works on Beijing time."""
+    return current_app.config["BABEL_DEFAULT_TIMEZONE"]
+
+
+#: Label tables templates and macros use as Jinja globals.
+TEMPLATE_GLOBALS = {
+    "TIER_LABELS": TIER_LABELS,
+    "CHAIN_LABELS": CHAIN_LABELS,
+    "STATUS_LABELS": STATUS_LABELS,
+    "ROLE_LABELS": ROLE_LABELS,
+    "FLAG_LABELS": FLAG_LABELS,
+    "LANGUAGE_NAMES": LANGUAGE_NAMES,
+}
+
+
+def template_context() -> dict[str, Any]:
+    """Per-request values every template may use."""
+    return {"current_locale": select_locale(), "platform_name": current_app.config["PLATFORM_NAME"]}

@@ -1,0 +1,7 @@
+"""Home page, language switch and health check."""
+
+from flask import Blueprint
+
+bp = Blueprint("main", __name__, template_folder="templates")
+
+from . import routes  # noqa: E402,F401 - routes attach themselves to bp

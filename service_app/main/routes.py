@@ -1,0 +1,52 @@
+"""The home page and small site-wide actions."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import current_app, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required
+
+from ..extensions import csrf, db
+from ..models import Firm, Street
+from ..scoping import firm_scope
+from ..security import safe_next_path
+from . import bp
+
+
+@bp.route("/")
+@login_required
+def index():
+    """Overview of the firms in scope: counts per tier and per street."""
+    scope = firm_scope(current_user)
+    by_tier = dict(
+        db.session.execute(sa.select(Firm.current_tier, sa.func.count()).where(scope).group_by(Firm.current_tier)).all()
+    )
+    by_street = db.session.execute(
+        sa.select(Street.name, Street.id, sa.func.count(Firm.id))
+        .join(Firm, Firm.street_id == Street.id)
+        .where(scope)
+        .group_by(Street.id, Street.name)
+        .order_by(Street.id)
+    ).all()
+    total = sum(by_tier.values())
+    return render_template("main/index.html", by_tier=by_tier, by_street=by_street, total=total)
+
+
+@bp.route("/language", methods=["POST"])
+def set_language():
+    """Switch the interface language for this session (and remember it for the user)."""
+    lang = request.form.get("lang", "")
+    if lang in current_app.config["LANGUAGES"]:
+        session["lang"] = lang
+        if current_user.is_authenticated and current_user.locale != lang:
+            current_user.locale = lang
+            db.session.commit()
+    return redirect(safe_next_path(request.form.get("next"), url_for("main.index")))
+
+
+@bp.route("/healthz")
+@csrf.exempt
+def healthz():
+    """Liveness and database reachability, for the load balancer."""
+    db.session.execute(sa.text("SELECT 1"))
+    return {"status": "ok"}

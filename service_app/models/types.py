@@ -1,0 +1,38 @@
+"""Column types and defaults shared by the models."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+import sqlalchemy as sa
+from sqlalchemy.orm import mapped_column
+
+
+def utcnow() -> dt.datetime:
+    """Now, in UTC, timezone-aware."""
+    return dt.datetime.now(dt.UTC)
+
+
+#: Money in 万元 (10,000 CNY), exact to two decimals.
+Money = sa.Numeric(14, 2)
+#: Areas: m² and 亩, two decimals.
+Area = sa.Numeric(12, 2)
+
+Timestamp = Annotated[dt.datetime, mapped_column(sa.DateTime(timezone=True), default=utcnow)]
+MoneyValue = Annotated[Decimal | None, mapped_column(Money)]
+
+
+def enum_column(enum: type[StrEnum]) -> sa.Enum:
+    """Store a StrEnum by its value as VARCHAR with a CHECK, the same on SQLite and PostgreSQL."""
+    return sa.Enum(
+        enum,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+        name=enum.__name__.lower(),
+    )

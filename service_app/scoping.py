@@ -1,0 +1,60 @@
+"""The one place that limits firm queries to the streets a user may see.
+
+Every view, export, import and CLI path that reads firms goes through these helpers, so an
+officer sees only the streets it covers and a district viewer only its own street.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import abort
+
+from .extensions import db
+from .models import Firm, Street, User
+
+
+def street_ids_for(user: User) -> list[int] | None:
+    """The street ids a user is limited to, or None for all streets."""
+    if user.sees_all_streets:
+        return None
+    return [street.id for street in user.streets]
+
+
+def firm_scope(user: User) -> sa.ColumnElement[bool]:
+    """A WHERE clause limiting firms to the user's streets."""
+    ids = street_ids_for(user)
+    if ids is None:
+        return sa.true()
+    if not ids:
+        return sa.false()
+    return Firm.street_id.in_(ids)
+
+
+def scoped_firms(user: User) -> sa.Select[Firm]:
+    """SELECT of the firms the user may see; add filters and ordering to it."""
+    return sa.select(Firm).where(firm_scope(user))
+
+
+def get_scoped_firm_or_404(user: User, firm_id: int) -> Firm:
+    """The firm if the user may see it; 404 otherwise (another street's firm does not exist)."""
+    firm = db.session.scalars(scoped_firms(user).where(Firm.id == firm_id)).first()
+    if firm is None:
+        abort(404)
+    return firm
+
+
+def get_scoped_firm_by_code(user: User | None, credit_code: str) -> Firm | None:
+    """The firm with a credit code, within scope (None user: the system, all streets)."""
+    query = sa.select(Firm).where(Firm.credit_code == credit_code)
+    if user is not None:
+        query = query.where(firm_scope(user))
+    return db.session.scalars(query).first()
+
+
+def visible_streets(user: User) -> list[Street]:
+    """Streets the user may see, for filters and forms."""
+    query = sa.select(Street).order_by(Street.id)
+    ids = street_ids_for(user)
+    if ids is not None:
+        query = query.where(Street.id.in_(ids))
+    return list(db.session.scalars(query))

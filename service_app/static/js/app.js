@@ -1,0 +1,22 @@
+// Small progressive enhancements; every page works without them.
+(function () {
+  "use strict";
+  // <select data-autosubmit> submits its form when changed (filters, language).
+  document.querySelectorAll("select[data-autosubmit]").forEach(function (el) {
+    el.addEventListener("change", function () { el.form.submit(); });
+  });
+  // <form data-confirm="…"> asks before submitting.
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm(form.getAttribute("data-confirm"))) { event.preventDefault(); }
+    });
+  });
+  // The admin-only "accept an invalid code" reason appears only when the box is ticked.
+  var accept = document.getElementById("accept_invalid_code");
+  var reason = document.getElementById("credit-code-exception-group");
+  if (accept && reason) {
+    var sync = function () { reason.classList.toggle("d-none", !accept.checked); };
+    accept.addEventListener("change", sync);
+    sync();
+  }
+})();

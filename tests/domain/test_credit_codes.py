@@ -1,0 +1,59 @@
+"""Credit codes: the valid codes of domain.md, their mutations, and normalisation."""
+
+import pytest
+
+from service_app.domain.credit_codes import CreditCodeError, is_well_formed, normalise_credit_code, validate_credit_code
+
+VALID = ["91110108551385082Q", "91350200MA2YJ1XR9G", "91440101MA5CJQ4N59"]
+
+
+@pytest.mark.parametrize("code", VALID)
+def test_known_valid_codes(code):
+    assert validate_credit_code(code) == code
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("９１１１０１０８５５１３８５０８２Ｑ", "91110108551385082Q"),  # full-width
+        (" 91110108 551385082q ", "91110108551385082Q"),  # spaces, lower case
+        ("91350200-MA2YJ1XR9G", "91350200MA2YJ1XR9G"),  # a dash
+    ],
+)
+def test_normalisation(raw, expected):
+    assert normalise_credit_code(raw) == expected
+    assert validate_credit_code(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [
+        ("91110108551385082A", "checksum"),  # wrong check character
+        ("91110108551385083Q", "checksum"),  # one digit changed
+        ("91350200MA2YJ1XR9", "length"),  # one short
+        ("91350200MA2YJ1XR9GG", "length"),  # one long
+        ("91350200MA2YJ1XO9G", "format"),  # O is not in the alphabet
+        ("9135020IMA2YJ1XR9G", "format"),  # a letter in the region
+        ("", "empty"),
+        (None, "empty"),
+    ],
+)
+def test_invalid_codes_say_why(code, reason):
+    with pytest.raises(CreditCodeError) as info:
+        validate_credit_code(code)
+    assert info.value.reason == reason
+
+
+def test_checksum_failure_is_well_formed_but_length_is_not():
+    assert is_well_formed("91110108551385082A")
+    assert not is_well_formed("91110108551385082")
+    assert is_well_formed(VALID[0])
+
+
+@pytest.mark.parametrize("position", range(17))
+def test_every_single_character_mutation_is_caught(position):
+    code = VALID[0]
+    replacement = "1" if code[position] != "1" else "2"
+    mutated = code[:position] + replacement + code[position + 1 :]
+    with pytest.raises(CreditCodeError):
+        validate_credit_code(mutated)
