@@ -3,6 +3,7 @@
 `python tools/catalogues.py update`: extract messages, update both catalogues and fill the
 English one (its msgids are English, so each entry translates to itself).
 `python tools/catalogues.py compile`: write the .mo files (make does this before run and test).
+`python tools/catalogues.py merge zh new.json`: set translations from a {msgid: msgstr} file.
 `python tools/catalogues.py check`: exit 1 listing any message without a translation.
 """
 
@@ -101,10 +102,29 @@ def missing(locale: str) -> list[str]:
     return gaps
 
 
+def merge(locale: str, translations: dict[str, str]) -> None:
+    """Set translations (msgid → msgstr) in a catalogue, e.g. from a JSON file."""
+    path = catalogue_path(locale)
+    with path.open("rb") as handle:
+        catalogue = read_po(handle, locale=locale)
+    for message_id, text in translations.items():
+        if message_id in catalogue:
+            catalogue[message_id].string = text
+        else:
+            print(f"{locale}: not in the catalogue, skipped: {message_id}")
+    with path.open("wb") as handle:
+        write_po(handle, catalogue, sort_output=True, no_location=True)
+
+
 def main(argv: list[str]) -> int:
     command = argv[1] if len(argv) > 1 else "check"
     if command == "update":
         update()
+        return 0
+    if command == "merge":  # merge LOCALE FILE.json
+        import json
+
+        merge(argv[2], json.loads(Path(argv[3]).read_text(encoding="utf-8")))
         return 0
     if command == "compile":
         compile_catalogues()

@@ -122,7 +122,9 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
         factories.make_user("officer_a", "officer", [streets["临平街道"]])
         factories.make_user("district_a", "district", [streets["临平街道"]])
         firms = {
-            name: factories.make_firm(streets[street], name=name).id for street, names in FIRMS.items() for name in names
+            name: factories.make_firm(streets[street], name=name).id
+            for street, names in FIRMS.items()
+            for name in names
         }
         db.session.commit()
         application.extensions["e2e_seeded"] = Seeded(streets["临平街道"].id, streets["东湖街道"].id, firms)
