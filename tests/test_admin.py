@@ -17,15 +17,22 @@ def test_admin_creates_an_officer(client, auth, world, app):
     auth.login("admin")
     response = client.post(
         "/admin/users/new",
-        data={"username": "officer_b", "display_name": "赵六", "role": "officer", "streets": [str(world.street_b)],
-              "active": "y", "password": "long-enough-1"},
+        data={
+            "username": "officer_b",
+            "display_name": "赵六",
+            "role": "officer",
+            "streets": [str(world.street_b)],
+            "active": "y",
+            "password": "long-enough-1",
+        },
     )
     assert response.status_code == 302
     with app.app_context():
         user = user_named("officer_b")
         assert [s.id for s in user.streets] == [world.street_b]
-        event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "user.create")
-                                   .order_by(AuditEvent.id.desc())).first()
+        event = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "user.create").order_by(AuditEvent.id.desc())
+        ).first()
         assert event.after["streets"] == ["东湖街道"]
         assert "password" not in event.after
 
@@ -46,7 +53,8 @@ def test_admin_changes_role_and_streets_and_resets_password(client, auth, world,
     with app.app_context():
         officer_id = user_named("officer_a").id
     auth.login("admin")
-    data = {"role": "district", "streets": [str(world.street_b)], "display_name": "改为街道", "password": "new-password-9"}
+    data = {"role": "district", "streets": [str(world.street_b)], "display_name": "改为街道"}
+    data["password"] = "new-password-9"
     assert client.post(f"/admin/users/{officer_id}", data=data).status_code == 302
     with app.app_context():
         user = user_named("officer_a")
@@ -59,8 +67,9 @@ def test_admin_cannot_demote_itself(client, auth, world, app):
     with app.app_context():
         admin_id = user_named("admin").id
     auth.login("admin")
-    response = client.post(f"/admin/users/{admin_id}", data={"role": "officer", "streets": [str(world.street_a)],
-                                                               "active": "y"})
+    response = client.post(
+        f"/admin/users/{admin_id}", data={"role": "officer", "streets": [str(world.street_a)], "active": "y"}
+    )
     assert response.status_code == 200
     with app.app_context():
         assert user_named("admin").role.value == "admin"

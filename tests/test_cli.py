@@ -32,7 +32,10 @@ def test_users_create_prompts_for_password(runner, world):
     ("args", "stdin"),
     [
         (["users", "create", "x1", "--role", "officer", "--password-stdin"], "a-long-password\n"),  # no street
-        (["users", "create", "x2", "--role", "district", "--street", "不存在街道", "--password-stdin"], "a-long-password\n"),
+        (
+            ["users", "create", "x2", "--role", "district", "--street", "无此街道", "--password-stdin"],
+            "long-password\n",
+        ),
         (["users", "create", "admin", "--role", "admin", "--password-stdin"], "a-long-password\n"),  # taken
         (["users", "create", "x3", "--role", "admin", "--password-stdin"], "short\n"),
         (["users", "create", "x4", "--role", "wizard", "--password-stdin"], "a-long-password\n"),
@@ -56,8 +59,12 @@ def test_firms_show_prints_json(runner, app, world):
         firm = db.session.get(Firm, world.firm_a)
         add_metric(firm, "2026Q2", revenue="10.00")
         add_metric(firm, "2026Q3", revenue="12.50", tax="1.25", employees=12)
-        db.session.add(TierAssignment(firm_id=firm.id, quarter="2026Q3", tier=Tier.OBSERVE, method=AssignmentMethod.AUTO,
-                                      reasons=[{"code": "score", "text": "得分位于第60百分位"}]))
+        reasons = [{"code": "score", "text": "得分位于第60百分位"}]
+        db.session.add(
+            TierAssignment(
+                firm_id=firm.id, quarter="2026Q3", tier=Tier.OBSERVE, method=AssignmentMethod.AUTO, reasons=reasons
+            )
+        )
         firm.current_tier = Tier.OBSERVE
         db.session.commit()
         code = firm.credit_code
