@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, session
+from flask import current_app, has_request_context, session
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from .domain.tiers import Chain, FirmStatus, Role, Tier
+from .models.imports import ImportMode, ImportStatus
 
 TIER_LABELS = {
     Tier.KEY: _l("Key service"),
@@ -64,11 +65,34 @@ FIELD_LABELS = {
     **FLAG_LABELS,
 }
 LANGUAGE_NAMES = {"zh_CN": "中文", "en": "English"}
+IMPORT_STATUS_LABELS = {
+    ImportStatus.PREVIEWED: _l("Waiting for confirmation"),
+    ImportStatus.APPLIED: _l("Imported"),
+    ImportStatus.FAILED: _l("Failed"),
+    ImportStatus.UNDONE: _l("Undone"),
+    ImportStatus.DISCARDED: _l("Discarded"),
+}
+MODE_LABELS = {
+    ImportMode.UPSERT: _l("Add new firms and update existing ones"),
+    ImportMode.CREATE: _l("Only add new firms"),
+    ImportMode.UPDATE: _l("Only update existing firms"),
+}
+ACTION_LABELS = {"created": _l("Create"), "updated": _l("Update"), "unchanged": _l("No change")}
+METRIC_LABELS = {
+    "revenue": _l("Revenue (10k CNY)"),
+    "tax": _l("Tax (10k CNY)"),
+    "employees": _l("Employees"),
+    "rd_spend": _l("R&D spend (10k CNY)"),
+    "floor_area_m2": _l("Floor area (m²)"),
+    "land_mu": _l("Land (mu)"),
+}
 
 
 def select_locale() -> str:
     """The session's choice, else the user's saved one, else Chinese."""
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():  # the CLI and the scheduler speak the default language
+        return str(current_app.config["BABEL_DEFAULT_LOCALE"])
     chosen = session.get("lang")
     if chosen in languages:
         return str(chosen)
@@ -90,6 +114,11 @@ TEMPLATE_GLOBALS = {
     "ROLE_LABELS": ROLE_LABELS,
     "FLAG_LABELS": FLAG_LABELS,
     "LANGUAGE_NAMES": LANGUAGE_NAMES,
+    "FIELD_LABELS": FIELD_LABELS,
+    "IMPORT_STATUS_LABELS": IMPORT_STATUS_LABELS,
+    "MODE_LABELS": MODE_LABELS,
+    "ACTION_LABELS": ACTION_LABELS,
+    "METRIC_LABELS": METRIC_LABELS,
 }
 
 

@@ -28,7 +28,7 @@ def login():
         if user is None:
             flash(_("Wrong username or password, or the account is disabled."), "danger")
             return render_template("auth/login.html", form=form), 200
-        lang = session.get("lang")
+        lang = user.locale or session.get("lang")  # the user's own choice beats the last user's
         session.clear()  # a fresh session on sign-in: no fixation
         if lang:
             session["lang"] = lang

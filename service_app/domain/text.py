@@ -23,9 +23,13 @@ def clean_text(value: object) -> str:
     """
     if value is None:
         return ""
-    return str(value).translate(_CONTROL).strip()
+    text = str(value)
+    if not text.isprintable():  # rare: only then pay for the translation table
+        text = text.translate(_CONTROL)
+    return text.strip()
 
 
 def clean_code(value: object) -> str:
     """Half-width, trimmed text, for codes and keys."""
-    return to_halfwidth(clean_text(value)).strip()
+    text = clean_text(value)
+    return text if text.isascii() else to_halfwidth(text).strip()

@@ -2,6 +2,7 @@
 
 from .audit import AuditEvent
 from .firms import Firm, QuarterlyMetric
+from .imports import ImportBatch, ImportItem, ImportMapping, ImportMode, ImportStatus, ImportUpload, ItemAction
 from .places import Building, Street
 from .tiers import TierAssignment
 from .users import User, user_streets
@@ -10,6 +11,13 @@ __all__ = [
     "AuditEvent",
     "Building",
     "Firm",
+    "ImportBatch",
+    "ImportItem",
+    "ImportMapping",
+    "ImportMode",
+    "ImportStatus",
+    "ImportUpload",
+    "ItemAction",
     "QuarterlyMetric",
     "Street",
     "TierAssignment",

@@ -57,3 +57,22 @@ def test_every_single_character_mutation_is_caught(position):
     mutated = code[:position] + replacement + code[position + 1 :]
     with pytest.raises(CreditCodeError):
         validate_credit_code(mutated)
+
+
+def test_fast_path_agrees_with_stdnum():
+    """The bulk fast path and python-stdnum give the same verdict on random codes."""
+    import random
+
+    from stdnum.cn import uscc
+
+    rng = random.Random(4)
+    alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+    for _ in range(5000):
+        body = f"{rng.randint(10, 99)}{rng.randint(0, 999999):06d}" + "".join(rng.choice(alphabet) for _ in range(9))
+        code = body + rng.choice([uscc.calc_check_digit(body), rng.choice(alphabet)])
+        try:
+            validate_credit_code(code)
+            ours = True
+        except CreditCodeError:
+            ours = False
+        assert ours == uscc.is_valid(code), code

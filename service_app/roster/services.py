@@ -1,0 +1,250 @@
+"""The import workflow: upload → preview → confirm → result, undo; shared by the web and the CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Any
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from ..audit import record_event
+from ..domain.tiers import Role
+from ..extensions import db
+from ..models import ImportBatch, ImportMapping, ImportStatus, ImportUpload, User
+from ..models.types import utcnow
+from .apply import UndoConflictError, apply_plan, undo_batch
+from .columns import HeaderRow
+from .plan import ImportOptions, ImportPlan, RosterFormatError, RosterPlanner
+from .reading import RosterReadError, open_table
+
+SAME_FILE_WINDOW = dt.timedelta(minutes=1)
+UNDO_WINDOW = dt.timedelta(days=30)
+
+READ_ERRORS = {
+    "empty": _l("The file is empty. Check that you chose the right file."),
+    "not_spreadsheet": _l("The file is not a spreadsheet. Upload an .xlsx, .xls, .ods or .csv file."),
+    "damaged": _l("The file is damaged or is not a spreadsheet. Open it in Excel or WPS, save it again and upload it."),
+    "encrypted": _l("The workbook is password-protected. Save it without a password and upload it again."),
+    "unsafe_xml": _l("The workbook contains unsafe XML and was refused. Save it again from Excel or WPS."),
+    "zip_bomb": _l("The workbook expands to an unreasonable size and was refused."),
+    "too_many_rows": _l("The file has more than 200,000 rows. Split it into smaller files."),
+    "too_large": _l("The sheet is too large to import. Split it into smaller files."),
+    "no_sheet": _l("The workbook has no worksheet with data."),
+}
+
+
+class ImportError_(Exception):
+    """An import step that cannot go ahead; `message` is for the user."""
+
+    def __init__(self, message: str, code: str = "invalid") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def read_error_message(error: RosterReadError) -> str:
+    """The user-facing message for a file that cannot be read."""
+    return str(READ_ERRORS.get(error.code, READ_ERRORS["damaged"]))
+
+
+def _plan(data: bytes, user: User | None, options: ImportOptions, mapping: dict[int, str] | None = None) -> ImportPlan:
+    try:
+        table = open_table(data)
+        return RosterPlanner(user, options, remembered_mapping).plan(table, mapping=mapping)
+    except RosterReadError as exc:
+        raise ImportError_(read_error_message(exc), "unreadable") from exc
+    except RosterFormatError as exc:
+        raise ImportError_(str(exc), "no_header") from exc
+
+
+def remembered_mapping(header: HeaderRow) -> dict[int, str] | None:
+    """The mapping last confirmed for this set of headers, if any."""
+    saved = db.session.scalars(sa.select(ImportMapping).where(ImportMapping.signature == header.signature)).first()
+    return {int(k): v for k, v in saved.mapping.items()} if saved else None
+
+
+def _remember_mapping(plan: ImportPlan, user: User | None) -> None:
+    if plan.header is None:
+        return
+    signature = plan.header.signature
+    saved = db.session.scalars(sa.select(ImportMapping).where(ImportMapping.signature == signature)).first()
+    mapping = {str(k): v for k, v in plan.mapping.items()}
+    if saved is None:
+        db.session.add(
+            ImportMapping(
+                signature=signature,
+                headers=list(plan.header.headers),
+                mapping=mapping,
+                user_id=user.id if user else None,
+            )
+        )
+    else:
+        saved.mapping, saved.user_id, saved.updated_at = mapping, (user.id if user else None), utcnow()
+
+
+def _record_counts(batch: ImportBatch, plan: ImportPlan) -> None:
+    batch.total_rows = plan.total_rows
+    batch.created_count = plan.count("created")
+    batch.updated_count = plan.count("updated")
+    batch.unchanged_count = plan.count("unchanged")
+    batch.skipped_count = len(plan.invalid_rows)
+    batch.error_count = len(plan.errors)
+    batch.errors = [e.as_dict() for e in plan.errors[:5000]]
+    batch.file_format = plan.table_format
+    batch.mapping = {str(k): v for k, v in plan.mapping.items()}
+
+
+def upload_roster(
+    data: bytes, file_name: str, user: User | None, options: ImportOptions, *, dedupe: bool = True
+) -> tuple[ImportBatch, ImportPlan | None]:
+    """Store an upload as a batch and plan it; the same file twice within a minute (a double
+    submit) returns the first batch and no plan."""
+    digest = hashlib.sha256(data).hexdigest()
+    recent = (
+        dedupe
+        and db.session.scalars(
+            sa.select(ImportBatch)
+            .where(ImportBatch.sha256 == digest, ImportBatch.user_id == (user.id if user else None))
+            .where(ImportBatch.created_at >= utcnow() - SAME_FILE_WINDOW)
+            .where(ImportBatch.status.in_((ImportStatus.PREVIEWED, ImportStatus.APPLIED)))
+            .order_by(ImportBatch.id.desc())
+        ).first()
+    )
+    if recent:
+        return recent, None
+    batch = ImportBatch(
+        file_name=file_name[:255] or "roster",
+        sha256=digest,
+        user_id=user.id if user else None,
+        mode=options.mode,
+        overwrite_blanks=options.overwrite_blanks,
+        skip_invalid=options.skip_invalid,
+        default_quarter=options.default_quarter,
+        upload=ImportUpload(data=data),
+    )
+    db.session.add(batch)
+    try:
+        plan = _plan(data, user, options)
+    except ImportError_ as exc:
+        batch.status, batch.failure = ImportStatus.FAILED, exc.message
+        db.session.flush()
+        record_event(
+            "import.upload",
+            "import_batch",
+            batch.id,
+            after={"file": batch.file_name, "failure": exc.message},
+            user=user,
+        )
+        raise
+    _record_counts(batch, plan)
+    db.session.flush()
+    record_event(
+        "import.upload", "import_batch", batch.id, after={"file": batch.file_name, "sha256": digest}, user=user
+    )
+    return batch, plan
+
+
+def _upload_bytes(batch: ImportBatch) -> bytes:
+    if batch.upload is None:
+        raise ImportError_(str(_l("The uploaded file is no longer kept. Upload it again.")), "state")
+    return batch.upload.data
+
+
+def batch_options(batch: ImportBatch) -> ImportOptions:
+    """The options a batch was uploaded with."""
+    return ImportOptions(batch.mode, batch.overwrite_blanks, batch.skip_invalid, batch.default_quarter)
+
+
+def batch_mapping(batch: ImportBatch) -> dict[int, str] | None:
+    return {int(k): v for k, v in batch.mapping.items()} if batch.mapping else None
+
+
+def preview_batch(batch: ImportBatch, user: User | None, mapping: dict[int, str] | None = None) -> ImportPlan:
+    """Plan the stored upload again (with a changed mapping, if given) and record the counts."""
+    if batch.status != ImportStatus.PREVIEWED:
+        raise ImportError_(str(_l("This import is no longer waiting for confirmation.")), "state")
+    plan = _plan(_upload_bytes(batch), user, batch_options(batch), mapping or batch_mapping(batch))
+    _record_counts(batch, plan)
+    return plan
+
+
+def confirm_batch(batch: ImportBatch, user: User | None, source: str, plan: ImportPlan | None = None) -> ImportPlan:
+    """Apply a previewed batch in the caller's transaction: all rows, or none when any is invalid
+    (unless the batch skips invalid rows). The web plans again, since the roster may have
+    changed since the preview; the CLI passes the plan it has just made."""
+    if batch.status != ImportStatus.PREVIEWED:
+        raise ImportError_(str(_l("This import has already been applied, undone or discarded.")), "state")
+    if plan is None:
+        plan = _plan(_upload_bytes(batch), user, batch_options(batch), batch_mapping(batch))
+        _record_counts(batch, plan)
+    if plan.errors and not batch.skip_invalid:
+        raise ImportError_(
+            str(
+                _l(
+                    "Nothing was imported: %(n)s rows have errors. Correct them, or choose to skip invalid rows.",
+                    n=len(plan.invalid_rows) or len(plan.errors),
+                )
+            ),
+            "invalid",
+        )
+    counts = apply_plan(plan, batch, user.id if user else None, source)
+    batch.status, batch.applied_at = ImportStatus.APPLIED, utcnow()
+    _remember_mapping(plan, user)
+    record_event("import.apply", "import_batch", batch.id, after={"file": batch.file_name, **counts}, user=user)
+    return plan
+
+
+def undo_import(batch: ImportBatch, user: User | None, source: str) -> int:
+    """Restore what an applied batch created or changed, within 30 days."""
+    if batch.status != ImportStatus.APPLIED:
+        raise ImportError_(str(_l("Only an applied import can be undone.")), "state")
+    applied_at = batch.applied_at or batch.created_at
+    applied_at = applied_at if applied_at.tzinfo else applied_at.replace(tzinfo=dt.UTC)  # SQLite drops the zone
+    if utcnow() - applied_at > UNDO_WINDOW:
+        raise ImportError_(str(_l("Imports can be undone within 30 days; this one is older.")), "state")
+    try:
+        count = undo_batch(batch, user.id if user else None, source)
+    except UndoConflictError as exc:
+        names = "、".join(exc.firm_names[:5])
+        raise ImportError_(
+            str(
+                _l(
+                    "Cannot undo: %(n)s firms were changed after this import (%(names)s). "
+                    "Undo those changes first or edit the firms by hand.",
+                    n=len(exc.firm_names),
+                    names=names,
+                )
+            ),
+            "conflict",
+        ) from exc
+    batch.status, batch.undone_at = ImportStatus.UNDONE, utcnow()
+    record_event("import.undo", "import_batch", batch.id, after={"firms": count}, user=user)
+    return count
+
+
+def discard_batch(batch: ImportBatch, user: User | None) -> None:
+    """Drop a batch that was never applied."""
+    if batch.status != ImportStatus.PREVIEWED:
+        raise ImportError_(str(_l("Only an import waiting for confirmation can be discarded.")), "state")
+    batch.status = ImportStatus.DISCARDED
+    record_event("import.discard", "import_batch", batch.id, user=user)
+
+
+def visible_batches(user: User) -> sa.Select[ImportBatch]:
+    """Batches a user may see: its own; admins and supervisors see all."""
+    query = sa.select(ImportBatch).order_by(ImportBatch.id.desc())
+    if user.role not in (Role.ADMIN, Role.SUPERVISOR):
+        query = query.where(ImportBatch.user_id == user.id)
+    return query
+
+
+def import_counts(batch: ImportBatch) -> dict[str, Any]:
+    """The counts as the result page and the CLI report them."""
+    return {
+        "created": batch.created_count,
+        "updated": batch.updated_count,
+        "unchanged": batch.unchanged_count,
+        "skipped": batch.skipped_count if batch.skip_invalid else 0,
+    }

@@ -1,0 +1,338 @@
+"""Roster import end to end: messy files, all-or-nothing, idempotent re-import, undo, scope, CLI."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+from openpyxl import Workbook
+
+from service_app.extensions import db
+from service_app.models import AuditEvent, Firm, ImportBatch, QuarterlyMetric
+
+from .. import factories
+
+HEADER = [
+    "序号",
+    "统一社会信用代码",
+    "企业名称",
+    "所属产业链",
+    "国民经济行业代码",
+    "所在街道",
+    "成立日期",
+    "注册资本（万元）",
+    "是否规上",
+    "联系人",
+    "联系电话",
+    "季度",
+    "营业收入（万元）",
+    "税收（万元）",
+    "从业人数",
+]
+
+
+def code(n: int) -> str:
+    return factories.credit_code(900_000 + n)
+
+
+def roster_rows(count: int = 5, street: str = "临平街道") -> list[list[object]]:
+    rows: list[list[object]] = []
+    for n in range(1, count + 1):
+        rows.append(
+            [
+                n,
+                code(n),
+                f"杭州导入{n:03d}号科技有限公司",
+                "数字科技",
+                "I6510",
+                street,
+                dt.date(2020, 1, n % 28 + 1),
+                "1,000.00",
+                "是" if n % 2 else "否",
+                "张三",
+                "13800001111",
+                "2026Q3",
+                100 + n,
+                "5.5",
+                12,
+            ]
+        )
+    return rows
+
+
+def xlsx_bytes(rows: list[list[object]], header: list[str] = HEADER, title: bool = True, total: bool = True) -> bytes:
+    workbook = Workbook()
+    sheet = workbook.active
+    if title:
+        sheet.append(["临平新城2026年第三季度企业名录"])
+        sheet.merge_cells("A1:H1")
+        sheet.append(["填报单位：临平街道", None, None, "单位：万元"])
+    sheet.append(header)
+    for row in rows:
+        sheet.append(row)
+    if total:
+        sheet.append(["合计", None, None, None, None, None, None, None, None, None, None, None, 9999, 99])
+        sheet.append(["注：本表由街道填报，数据截至季度末。"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def csv_bytes(rows: list[list[object]], encoding: str) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(HEADER)
+    for row in rows:
+        writer.writerow(["" if v is None else (v.isoformat() if isinstance(v, dt.date) else v) for v in row])
+    return buffer.getvalue().encode(encoding)
+
+
+def run_import(runner, tmp_path, data: bytes, *args: str, name: str = "roster.xlsx"):
+    path = tmp_path / name
+    path.write_bytes(data)
+    result = runner.invoke(args=["roster", "import", str(path), "--json", *args])
+    return result, (json.loads(result.stdout.strip().splitlines()[-1]) if result.stdout.strip() else None)
+
+
+def firm_count(app) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(sa.func.count(Firm.id)))
+
+
+@pytest.fixture
+def streets(app, world):
+    return world
+
+
+class TestCli:
+    def test_messy_xlsx_imports_firms_and_metrics(self, runner, app, streets, tmp_path):
+        result, out = run_import(runner, tmp_path, xlsx_bytes(roster_rows(5)))
+        assert result.exit_code == 0, result.output
+        assert out == {"created": 5, "updated": 0, "unchanged": 0, "skipped": 0, "errors": []}
+        with app.app_context():
+            firm = db.session.scalars(sa.select(Firm).where(Firm.credit_code == code(3))).one()
+            assert firm.name == "杭州导入003号科技有限公司"
+            assert firm.registered_capital == Decimal("1000.00")
+            assert firm.above_scale is True
+            metric = db.session.scalars(sa.select(QuarterlyMetric).where(QuarterlyMetric.firm_id == firm.id)).one()
+            assert (metric.quarter, metric.revenue, metric.tax, metric.employees) == (
+                "2026Q3",
+                Decimal("103.00"),
+                Decimal("5.50"),
+                12,
+            )
+            assert db.session.scalar(sa.select(sa.func.count()).where(AuditEvent.action == "firm.create")) == 5
+
+    def test_reimport_changes_nothing(self, runner, app, streets, tmp_path):
+        data = xlsx_bytes(roster_rows(5))
+        run_import(runner, tmp_path, data)
+        result, out = run_import(runner, tmp_path, data)
+        assert result.exit_code == 0
+        assert out == {"created": 0, "updated": 0, "unchanged": 5, "skipped": 0, "errors": []}
+
+    def test_invalid_row_writes_nothing(self, runner, app, streets, tmp_path):
+        rows = roster_rows(60)
+        rows[56][1] = rows[56][1][:-1] + ("0" if rows[56][1][-1] != "0" else "1")  # row 57 of the data
+        before = firm_count(app)
+        result, out = run_import(runner, tmp_path, xlsx_bytes(rows))
+        assert result.exit_code == 1
+        assert firm_count(app) == before
+        assert out["errors"] == [
+            {
+                "row": 57 + 3,
+                "column": "统一社会信用代码",
+                "value": rows[56][1],
+                "message": "统一社会信用代码校验位不正确，请核对营业执照",
+            }
+        ]
+
+    def test_skip_invalid_imports_the_rest(self, runner, app, streets, tmp_path):
+        rows = roster_rows(4)
+        rows[1][7] = "-5"
+        result, out = run_import(runner, tmp_path, xlsx_bytes(rows), "--skip-invalid")
+        assert result.exit_code == 0
+        assert out["created"] == 3
+        assert out["skipped"] == 1
+        assert out["errors"][0]["row"] == 5
+
+    def test_every_error_is_listed(self, runner, streets, tmp_path):
+        rows = roster_rows(3)
+        rows[0][1] = "ABC"
+        rows[1][5] = "火星街道"
+        rows[2][6] = "2019年13月40日"
+        rows[2][12] = "很多"
+        rows.append(list(rows[0]))
+        rows[-1][1] = code(2)  # a duplicate of row 2's code
+        result, out = run_import(runner, tmp_path, xlsx_bytes(rows, title=False, total=False))
+        assert result.exit_code == 1
+        cells = {(e["row"], e["column"]) for e in out["errors"]}
+        assert {
+            (2, "统一社会信用代码"),
+            (3, "所在街道"),
+            (4, "成立日期"),
+            (4, "营业收入（万元）"),
+            (5, "统一社会信用代码"),
+        } <= cells
+
+    def test_dry_run_writes_nothing(self, runner, app, streets, tmp_path):
+        result, out = run_import(runner, tmp_path, xlsx_bytes(roster_rows(3)), "--dry-run")
+        assert result.exit_code == 0
+        assert out["created"] == 3
+        assert firm_count(app) == 2
+
+    @pytest.mark.parametrize("data", [b"", b"\x00\x01garbage" * 10, b"PK\x03\x04truncated"])
+    def test_unreadable_file_exits_2(self, runner, streets, tmp_path, data):
+        result, out = run_import(runner, tmp_path, data)
+        assert result.exit_code == 2
+        assert set(out) == {"error"}
+
+    def test_no_header_exits_2(self, runner, streets, tmp_path):
+        result, out = run_import(runner, tmp_path, xlsx_bytes([["a", "b"]], header=["甲", "乙"]))
+        assert result.exit_code == 2
+        assert "表头" in out["error"]
+
+    @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk"])
+    def test_csv_encodings(self, runner, app, streets, tmp_path, encoding):
+        result, out = run_import(runner, tmp_path, csv_bytes(roster_rows(3), encoding), name="roster.csv")
+        assert result.exit_code == 0, result.output
+        assert out["created"] == 3
+
+    def test_update_only_and_create_only(self, runner, streets, tmp_path):
+        result, out = run_import(runner, tmp_path, xlsx_bytes(roster_rows(2)), "--mode", "update")
+        assert result.exit_code == 1
+        assert "仅更新" in out["errors"][0]["message"]
+        run_import(runner, tmp_path, xlsx_bytes(roster_rows(2)))
+        result, out = run_import(runner, tmp_path, xlsx_bytes(roster_rows(2)), "--mode", "create")
+        assert result.exit_code == 1
+        assert "仅新增" in out["errors"][0]["message"]
+
+    def test_blank_cells_leave_values_unless_overwrite(self, runner, app, streets, tmp_path):
+        run_import(runner, tmp_path, xlsx_bytes(roster_rows(1)))
+        rows = roster_rows(1)
+        rows[0][9] = None  # 联系人 left empty
+        _, out = run_import(runner, tmp_path, xlsx_bytes(rows))
+        assert out["unchanged"] == 1
+        _, out = run_import(runner, tmp_path, xlsx_bytes(rows), "--overwrite-blanks")
+        assert out["updated"] == 1
+        with app.app_context():
+            assert db.session.scalars(sa.select(Firm.contact_name).where(Firm.credit_code == code(1))).one() is None
+
+    def test_units_and_full_width(self, runner, app, streets, tmp_path):
+        rows = roster_rows(1)
+        rows[0][1] = rows[0][1].translate(
+            str.maketrans(
+                "0123456789ABCDEFGHJKLMNPQRTUWXY", "０１２３４５６７８９ＡＢＣＤＥＦＧＨＪＫＬＭＮＰＱＲＴＵＷＸＹ"
+            )
+        )
+        rows[0][12] = "１,２３４.５万元"
+        rows[0][13] = "35000元"
+        rows[0][6] = "2019年3月5日"
+        rows[0][11] = "2026年第三季度"
+        result, out = run_import(runner, tmp_path, xlsx_bytes(rows))
+        assert result.exit_code == 0, out
+        with app.app_context():
+            firm = db.session.scalars(sa.select(Firm).where(Firm.credit_code == code(1))).one()
+            assert firm.established == dt.date(2019, 3, 5)
+            metric = db.session.scalars(sa.select(QuarterlyMetric).where(QuarterlyMetric.firm_id == firm.id)).one()
+            assert (metric.revenue, metric.tax, metric.quarter) == (Decimal("1234.50"), Decimal("3.50"), "2026Q3")
+
+    def test_metrics_only_roster_updates_existing_firms(self, runner, app, streets, tmp_path):
+        run_import(runner, tmp_path, xlsx_bytes(roster_rows(2)))
+        rows = [[code(1), "2026Q2", 50, 2], [code(2), "2026Q2", 60, 3]]
+        result, out = run_import(
+            runner, tmp_path, xlsx_bytes(rows, header=["信用代码", "季度", "营收", "纳税额"], title=False, total=False)
+        )
+        assert result.exit_code == 0, out
+        assert out["updated"] == 2
+
+    def test_undo_restores_updates_and_removes_creations(self, runner, app, streets, tmp_path):
+        from service_app.roster.services import undo_import
+
+        run_import(runner, tmp_path, xlsx_bytes(roster_rows(2)))
+        rows = roster_rows(3)
+        rows[0][2] = "杭州改名后有限公司"
+        rows[0][12] = 999
+        run_import(runner, tmp_path, xlsx_bytes(rows))
+        with app.app_context():
+            batch = db.session.scalars(sa.select(ImportBatch).order_by(ImportBatch.id.desc())).first()
+            assert (batch.created_count, batch.updated_count) == (1, 1)
+            undo_import(batch, None, "test")
+            db.session.commit()
+            firm = db.session.scalars(sa.select(Firm).where(Firm.credit_code == code(1))).one()
+            assert firm.name == "杭州导入001号科技有限公司"
+            metric = db.session.scalars(sa.select(QuarterlyMetric).where(QuarterlyMetric.firm_id == firm.id)).one()
+            assert metric.revenue == Decimal("101.00")
+            assert db.session.scalar(sa.select(Firm.id).where(Firm.credit_code == code(3))) is None
+
+
+class TestWeb:
+    def upload(self, client, data: bytes, name: str = "名录.xlsx", **options):
+        form = {"file": (io.BytesIO(data), name), "mode": "upsert", **options}
+        return client.post("/roster/imports", data=form, content_type="multipart/form-data")
+
+    def test_upload_preview_confirm_result(self, client, auth, app, streets):
+        auth.login("officer_a")
+        with app.app_context():
+            firm = db.session.get(Firm, streets.firm_a)
+            existing_code = firm.credit_code
+        rows = [[1, existing_code, "杭州甲街道服装有限公司", None, None, "临平街道", None, None, None, "新联系人"]]
+        # Officers may change contacts of existing firms in their street, not create firms.
+        response = self.upload(client, xlsx_bytes(rows))
+        assert response.status_code == 302
+        page = client.get(response.location).text
+        assert 'data-testid="count-updated">1<' in page
+        batch_id = int(response.location.rstrip("/").split("/")[-1])
+        response = client.post(f"/roster/imports/{batch_id}/confirm")
+        assert response.status_code == 302
+        with app.app_context():
+            assert db.session.get(Firm, streets.firm_a).contact_name == "新联系人"
+        assert 'batch-status">已导入<' in client.get(response.location).text
+
+    def test_officer_cannot_create_or_touch_other_streets(self, client, auth, app, streets):
+        auth.login("officer_a")
+        rows = roster_rows(1, street="东湖街道")
+        page = client.get(self.upload(client, xlsx_bytes(rows)).location).text
+        assert "不能新增企业" in page or "不在您负责的街道范围内" in page
+        assert 'data-testid="confirm"' not in page
+
+    def test_district_cannot_import(self, client, auth, streets):
+        auth.login("district_a")
+        assert client.get("/roster/imports").status_code == 403
+
+    def test_same_file_twice_within_a_minute_is_one_batch(self, client, auth, app, streets):
+        auth.login("admin")
+        data = xlsx_bytes(roster_rows(2))
+        first = self.upload(client, data).location
+        second = self.upload(client, data).location
+        assert first == second
+
+    def test_error_report_download(self, client, auth, app, streets):
+        auth.login("admin")
+        rows = roster_rows(2)
+        rows[1][5] = "火星街道"
+        location = self.upload(client, xlsx_bytes(rows)).location
+        batch_id = int(location.rstrip("/").split("/")[-1])
+        report = client.get(f"/roster/imports/{batch_id}/errors.xlsx")
+        assert report.status_code == 200
+        assert "filename*=UTF-8''" in report.headers["Content-Disposition"]
+        from openpyxl import load_workbook
+
+        sheet = load_workbook(io.BytesIO(report.data)).active
+        values = [[c.value for c in row] for row in sheet.iter_rows()]
+        header = values[2]
+        assert header[-1] == "错误说明"
+        assert "火星街道" in values[4][-1]
+
+    def test_confirm_refused_with_errors(self, client, auth, app, streets):
+        auth.login("admin")
+        rows = roster_rows(2)
+        rows[1][5] = "火星街道"
+        location = self.upload(client, xlsx_bytes(rows)).location
+        batch_id = int(location.rstrip("/").split("/")[-1])
+        client.post(f"/roster/imports/{batch_id}/confirm")
+        assert firm_count(app) == 2
