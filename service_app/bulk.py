@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from enum import Enum
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -46,15 +47,27 @@ def _sqlite_bool(value: Any) -> Any:
     return int(value) if isinstance(value, bool) else value
 
 
-def _json_text(value: Any) -> Any:
-    return None if value is None else json.dumps(value)
+class _JsonText:
+    """JSON text of a value; rows that share one dict object share one serialisation."""
+
+    def __init__(self) -> None:
+        self._last: tuple[int, Any, str] | None = None
+
+    def __call__(self, value: Any) -> Any:
+        if value is None:
+            return None
+        if self._last is not None and self._last[1] is value:
+            return self._last[2]
+        text = json.dumps(value)
+        self._last = (id(value), value, text)
+        return text
 
 
 def _converter(column_type: sa.types.TypeEngine[Any], sqlite: bool) -> Converter:
     if isinstance(column_type, sa.Enum):
         return _enum_value
     if isinstance(column_type, sa.JSON):
-        return _json_text
+        return _JsonText()
     if not sqlite:
         return _identity
     if isinstance(column_type, sa.Numeric):
@@ -77,6 +90,8 @@ def bulk_insert(table: sa.Table, rows: Sequence[dict[str, Any]], batch: int = 50
     names = list(rows[0])
     sqlite = dialect.name == "sqlite"
     converters = [_converter(table.c[name].type, sqlite) for name in names]
+    converting = [(i, c) for i, c in enumerate(converters) if c is not _identity]
+    take = itemgetter(*names)
     marker = "?" if dialect.paramstyle == "qmark" else "%s"
     quote = dialect.identifier_preparer.quote
     # Names come from the table's own columns; values are bound parameters.
@@ -84,7 +99,15 @@ def bulk_insert(table: sa.Table, rows: Sequence[dict[str, Any]], batch: int = 50
         f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "  # noqa: S608
         f"VALUES ({', '.join(marker for _ in names)})"
     )
-    pairs = list(zip(names, converters, strict=True))
     for start in range(0, len(rows), batch):
-        params = [tuple(convert(row[name]) for name, convert in pairs) for row in rows[start : start + batch]]
+        params = []
+        for row in rows[start : start + batch]:
+            values = take(row)
+            if len(names) == 1:
+                values = (values,)
+            if converting:
+                values = list(values)
+                for index, convert in converting:
+                    values[index] = convert(values[index])
+            params.append(tuple(values))
         connection.exec_driver_sql(sql, params)

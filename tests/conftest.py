@@ -49,7 +49,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="session")
-def app(database_url: str) -> Flask:
+def app(database_url: str) -> Iterator[Flask]:
     """The application on the test database, built by `db upgrade` like production."""
 
     class Config(TestConfig):
@@ -59,7 +59,9 @@ def app(database_url: str) -> Flask:
     with application.app_context():
         upgrade()
         db.engine.dispose()
-    return application
+    yield application
+    with application.app_context():
+        db.engine.dispose()  # close pooled connections before the interpreter does
 
 
 @pytest.fixture(autouse=True)

@@ -20,7 +20,10 @@ def csrf_client(app, database_url):
         SQLALCHEMY_DATABASE_URI = database_url
         WTF_CSRF_ENABLED = True
 
-    return create_app(Config).test_client()
+    csrf_app = create_app(Config)
+    yield csrf_app.test_client()
+    with csrf_app.app_context():
+        db.engine.dispose()
 
 
 def test_post_without_csrf_token_is_refused(csrf_client, world):

@@ -133,6 +133,7 @@ def apply_plan(plan: ImportPlan, batch: ImportBatch, user_id: int | None, source
     _update_firms(changed_rows, now)
     _write_metrics(new_rows + changed_rows, firm_ids)
     items, events = [], []
+    created_after = {"_version": 1, "_batch": batch.id}
     for row in new_rows + changed_rows:
         firm_id = row.firm_id or firm_ids[row.credit_code]
         created = row.firm_id is None
@@ -150,12 +151,13 @@ def apply_plan(plan: ImportPlan, batch: ImportBatch, user_id: int | None, source
                 "metric_written": bool(row.metric_values),
             }
         )
-        # A created firm's fields are the firm itself; its event names the batch that made it.
-        after = {} if created else _json(row.firm_values)
-        if row.metric_values:
-            after["_metrics"] = {"quarter": row.quarter, **_json(row.metric_values)}
-        after["_version"] = version_after
-        after["_batch"] = batch.id
+        if created:
+            after = created_after  # the firm itself holds its fields; the event names the batch
+        else:
+            after = _json(row.firm_values)
+            if row.metric_values:
+                after["_metrics"] = {"quarter": row.quarter, **_json(row.metric_values)}
+            after.update(_version=version_after, _batch=batch.id)
         events.append(
             {
                 "created_at": now,

@@ -336,3 +336,11 @@ class TestWeb:
         batch_id = int(location.rstrip("/").split("/")[-1])
         client.post(f"/roster/imports/{batch_id}/confirm")
         assert firm_count(app) == 2
+
+
+@pytest.mark.parametrize("value", [1e30, "1e40", float("nan"), "∞", -1.0, "12..5", True])
+def test_absurd_numbers_are_cell_errors(value):
+    from service_app.roster.cells import CellError, parse_money
+
+    with pytest.raises(CellError):
+        parse_money(value)
