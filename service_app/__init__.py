@@ -15,6 +15,7 @@ from .extensions import babel, csrf, db, login_manager, migrate
 
 def create_app(config: type[Config] | object = Config) -> Flask:
     """Build the app: configuration, extensions, blueprints, error pages, commands."""
+    check_safe_xml()
     app = Flask(__name__)
     app.config.from_object(config)
     configure_instance(app)
@@ -25,6 +26,14 @@ def create_app(config: type[Config] | object = Config) -> Flask:
     register_template_helpers(app)
     register_commands(app)
     return app
+
+
+def check_safe_xml() -> None:
+    """Refuse to start unless openpyxl parses XML through defusedxml (entity bombs, XXE)."""
+    from openpyxl.xml import DEFUSEDXML
+
+    if not DEFUSEDXML:
+        raise RuntimeError("defusedxml is not installed: install requirements.txt before starting the app")
 
 
 def configure_instance(app: Flask) -> None:

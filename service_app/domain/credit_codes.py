@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from operator import mul
+
 from stdnum import exceptions as stdnum_errors
 from stdnum.cn import uscc
 
@@ -35,7 +37,7 @@ def _passes_quickly(code: str) -> bool:
     if len(code) != 18 or not code[:8].isdigit():
         return False
     try:
-        total = sum(_VALUE[char] * weight for char, weight in zip(code[:17], _WEIGHTS, strict=True))
+        total = sum(map(mul, map(_VALUE.__getitem__, code[:17]), _WEIGHTS))
         return _VALUE[code[17]] == (31 - total % 31) % 31
     except KeyError:
         return False

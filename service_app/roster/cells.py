@@ -18,7 +18,28 @@ class CellError(ValueError):
 
 
 #: Cells that mean "nothing here" in Chinese rosters.
-BLANKS = frozenset({"", "-", "—", "--", "——", "/", "无", "N/A", "NA", "n/a", "null", "NULL", "None"})
+BLANKS = frozenset(
+    {
+        "",
+        "-",
+        "—",
+        "--",
+        "——",
+        "/",
+        "无",
+        "N/A",
+        "NA",
+        "n/a",
+        "null",
+        "NULL",
+        "None",
+        "－",
+        "／",
+        "－－",
+        "ＮＡ",
+        "Ｎ/Ａ",
+    }
+)
 CENTS = Decimal("0.01")
 _UNITS = (("亿元", Decimal(100_000_000)), ("万元", Decimal(10_000)), ("元", Decimal(1)))
 _OTHER_UNITS = re.compile(r"(平方米|㎡|m2|亩|人|个)$", re.IGNORECASE)
@@ -38,7 +59,7 @@ def is_blank(value: object) -> bool:
         return True
     if isinstance(value, str):
         text = value.strip()
-        return not text or (len(text) <= 4 and clean_code(text) in BLANKS)
+        return not text or (len(text) <= 4 and text in BLANKS)
     return False
 
 
@@ -50,6 +71,8 @@ def parse_decimal(value: object, *, unit_scale: int = 10_000, places: Decimal = 
         if abs(value) >= 1e15:
             raise CellError("数值过大，请确认单位")
         return Decimal(repr(value)).quantize(CENTS, rounding=ROUND_HALF_UP)
+    if type(value) is int and unit_scale == 10_000 and abs(value) < 10**15:
+        return Decimal(value).quantize(places)
     if isinstance(value, bool):
         raise CellError("应为数字")
     if isinstance(value, int):

@@ -166,6 +166,8 @@ class _Lookups:
                 self.officers.setdefault(user.display_name, user.id)
 
     def street_id(self, value: object) -> int:
+        if isinstance(value, str) and value in self.streets:  # the usual case, exact
+            return self.streets[value]
         name = clean_text(value).replace(" ", "")
         if name in self.streets:
             return self.streets[name]

@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import json
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -34,6 +35,10 @@ HEADER = [
     "税收（万元）",
     "从业人数",
 ]
+
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FORMAT_ROWS = 4
 
 
 def code(n: int) -> str:
@@ -195,6 +200,24 @@ class TestCli:
         result, out = run_import(runner, tmp_path, xlsx_bytes([["a", "b"]], header=["甲", "乙"]))
         assert result.exit_code == 2
         assert "表头" in out["error"]
+
+    @pytest.mark.parametrize("name", ["import_roster.xls", "import_roster.ods"])
+    def test_xls_and_ods_import_like_xlsx(self, runner, app, streets, tmp_path, name):
+        result, out = run_import(runner, tmp_path, (FIXTURES / name).read_bytes(), name=name)
+        assert result.exit_code == 0, result.output
+        assert out["created"] == FORMAT_ROWS
+        with app.app_context():
+            firm = db.session.scalars(sa.select(Firm).where(Firm.credit_code == code(2))).one()
+            assert firm.established == dt.date(2020, 1, 3)
+            assert firm.registered_capital == Decimal("1000.00")
+        # The same rows as xlsx change nothing: every format reads the same values.
+        _, again = run_import(runner, tmp_path, xlsx_bytes(roster_rows(FORMAT_ROWS)))
+        assert again["unchanged"] == FORMAT_ROWS
+
+    def test_xls_named_xlsx_is_read(self, runner, streets, tmp_path):
+        result, out = run_import(runner, tmp_path, (FIXTURES / "import_roster.xls").read_bytes(), name="名录.xlsx")
+        assert result.exit_code == 0, result.output
+        assert out["created"] == FORMAT_ROWS
 
     @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk"])
     def test_csv_encodings(self, runner, app, streets, tmp_path, encoding):
