@@ -1,0 +1,424 @@
+"""How a firm is scored and tiered (domain.md "How a firm is scored"): plain Python.
+
+The engine takes each firm's facts (flags, status, current tier, override, metrics by quarter)
+and a rule set, and returns a decision per firm: indicators, score, pool, percentile, tier and
+the reasons. It imports nothing from Flask or the database; services feed it and store results.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from statistics import median
+from typing import Any
+
+from .quarters import Quarter
+from .tiers import FirmStatus, Tier
+
+#: Indicators, in the order reasons list them.
+INDICATORS = ("tax_per_area", "revenue_ttm", "revenue_growth", "tax_growth", "rd_intensity", "productivity")
+INDICATOR_NAMES = {
+    "tax_per_area": "亩均/平方米税收",
+    "revenue_ttm": "近四季度营业收入",
+    "revenue_growth": "营收增长",
+    "tax_growth": "税收增长",
+    "rd_intensity": "研发投入强度",
+    "productivity": "劳动生产率",
+}
+#: The six rules that stand above the score, in their order.
+RULES = ("override", "forced_exit", "forced_key", "veto", "protection", "insufficient_data")
+TIER_ORDER = (Tier.KEY, Tier.CULTIVATE, Tier.OBSERVE, Tier.EXIT)
+TIER_NAMES = {Tier.KEY: "重点服务", Tier.CULTIVATE: "辅导培育", Tier.OBSERVE: "观察发展", Tier.EXIT: "跟踪清退"}
+
+
+class RuleSetError(ValueError):
+    """A rule set that cannot be used; the message says which setting is wrong."""
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """Weights, cap, bands, threshold and switches; every saved change is a new version."""
+
+    weights: dict[str, float] = field(
+        default_factory=lambda: {
+            "tax_per_area": 30,
+            "revenue_ttm": 20,
+            "revenue_growth": 20,
+            "tax_growth": 10,
+            "rd_intensity": 10,
+            "productivity": 10,
+        }
+    )
+    cap: float = 3.0
+    #: Percent of each pool per tier, best first: key, cultivate, observe, exit.
+    bands: dict[str, float] = field(default_factory=lambda: {"key": 15, "cultivate": 35, "observe": 40, "exit": 10})
+    #: Revenue over the trailing four quarters (万元) at which a firm is key whatever its score.
+    key_revenue_threshold: float = 50_000
+    #: Which of the six rules are on.
+    rules: dict[str, bool] = field(default_factory=lambda: dict.fromkeys(RULES, True))
+    #: A pool smaller than this is ranked together with the other pool.
+    min_pool_size: int = 10
+    #: Drop a tier only after two quarters running below its band.
+    hysteresis: bool = False
+
+    def check(self) -> RuleSet:
+        """Raise RuleSetError unless the settings make sense; returns self."""
+        if set(self.weights) != set(INDICATORS):
+            raise RuleSetError("weights must name exactly the six indicators")
+        if any(w < 0 for w in self.weights.values()):
+            raise RuleSetError("weights cannot be negative")
+        if not any(w > 0 for w in self.weights.values()):
+            raise RuleSetError("at least one weight must be above zero")
+        if not 1 <= self.cap <= 10:
+            raise RuleSetError("the cap must be between 1 and 10")
+        if set(self.bands) != {t.value for t in Tier} or any(b < 0 for b in self.bands.values()):
+            raise RuleSetError("bands must give a non-negative percent for each tier")
+        if abs(sum(self.bands.values()) - 100) > 1e-6:
+            raise RuleSetError("bands must add up to 100%")
+        if self.key_revenue_threshold <= 0:
+            raise RuleSetError("the key revenue threshold must be above zero")
+        if set(self.rules) != set(RULES):
+            raise RuleSetError("rules must name exactly the six rules")
+        if not 1 <= self.min_pool_size <= 1000:
+            raise RuleSetError("the minimum pool size must be between 1 and 1000")
+        return self
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready settings."""
+        return {
+            "weights": dict(self.weights),
+            "cap": self.cap,
+            "bands": dict(self.bands),
+            "key_revenue_threshold": self.key_revenue_threshold,
+            "rules": dict(self.rules),
+            "min_pool_size": self.min_pool_size,
+            "hysteresis": self.hysteresis,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RuleSet:
+        """Settings from JSON; missing keys take the defaults."""
+        default = cls()
+        return cls(
+            weights={k: float(v) for k, v in data.get("weights", default.weights).items()},
+            cap=float(data.get("cap", default.cap)),
+            bands={k: float(v) for k, v in data.get("bands", default.bands).items()},
+            key_revenue_threshold=float(data.get("key_revenue_threshold", default.key_revenue_threshold)),
+            rules={k: bool(v) for k, v in data.get("rules", default.rules).items()},
+            min_pool_size=int(data.get("min_pool_size", default.min_pool_size)),
+            hysteresis=bool(data.get("hysteresis", default.hysteresis)),
+        )
+
+
+@dataclass(frozen=True)
+class QuarterFigures:
+    """One quarter of a firm's metrics (万元, people, m², 亩); None where not reported."""
+
+    revenue: float | None = None
+    tax: float | None = None
+    employees: int | None = None
+    rd_spend: float | None = None
+    floor_area_m2: float | None = None
+    land_mu: float | None = None
+
+
+@dataclass(frozen=True)
+class Override:
+    """A supervisor's tier for a firm, with its reason, in force up to an expiry quarter."""
+
+    tier: Tier
+    reason: str
+    expiry: str | None = None  # quarter key; None: until lifted
+
+    def in_force(self, quarter: Quarter) -> bool:
+        return self.expiry is None or Quarter.parse(self.expiry) >= quarter
+
+
+@dataclass(frozen=True)
+class FirmFacts:
+    """What the engine needs to know about one firm."""
+
+    firm_id: int
+    status: FirmStatus = FirmStatus.ACTIVE
+    above_scale: bool = False
+    is_listed: bool = False
+    is_chain_leader: bool = False
+    is_abnormal: bool = False
+    has_serious_violation: bool = False
+    established: dt.date | None = None
+    above_scale_since: int | None = None  # the year it became 规上, when known
+    current_tier: Tier | None = None
+    override: Override | None = None
+    #: The score-based tier of the previous assessment, for hysteresis.
+    previous_score_tier: Tier | None = None
+    figures: dict[str, QuarterFigures] = field(default_factory=dict)  # quarter key → figures
+
+
+@dataclass
+class Decision:
+    """The engine's answer for one firm."""
+
+    firm_id: int
+    tier: Tier
+    score: float | None
+    pool: str  # "above" (规上), "below" (规下) or "merged"
+    percentile: float | None  # share of the pool scoring strictly higher, 0–1
+    score_tier: Tier | None  # what the score alone gives
+    insufficient_data: bool
+    reasons: list[dict[str, Any]]
+    indicators: dict[str, float | None]
+
+
+def _sum(values: Iterable[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return sum(present) if present else None
+
+
+@dataclass(frozen=True)
+class Indicators:
+    """A firm's indicator values over the trailing four quarters; None where not computable."""
+
+    values: dict[str, float | None]
+    area_kind: str | None  # "m2" or "mu": which benchmark tax per area is compared with
+    quarters_reported: int
+    zero_revenue_streak: bool  # zero revenue in the last two quarters
+
+
+def compute_indicators(figures: dict[str, QuarterFigures], base: Quarter) -> Indicators:
+    """Indicators from the four quarters ending at `base` (and the four before, for growth)."""
+    window = [figures.get(q.key) for q in base.trailing(4)]
+    earlier = [figures.get(q.key) for q in (base - 4).trailing(4)]
+    reported = [f for f in window if f is not None and f.revenue is not None]
+    revenue = _sum(f.revenue for f in window if f)
+    tax = _sum(f.tax for f in window if f)
+    rd = _sum(f.rd_spend for f in window if f)
+    latest = next((f for f in reversed(window) if f is not None), None)
+    values: dict[str, float | None] = dict.fromkeys(INDICATORS)
+    values["revenue_ttm"] = revenue
+    area_kind = None
+    if latest is not None and tax is not None:
+        if latest.floor_area_m2:
+            values["tax_per_area"], area_kind = tax / latest.floor_area_m2, "m2"
+        elif latest.land_mu:
+            values["tax_per_area"], area_kind = tax / latest.land_mu, "mu"
+    if all(f is not None and f.revenue is not None for f in window + earlier):
+        previous_revenue = _sum(f.revenue for f in earlier if f)
+        if previous_revenue and revenue is not None:
+            values["revenue_growth"] = revenue / previous_revenue
+    if all(f is not None and f.tax is not None for f in window + earlier):
+        previous_tax = _sum(f.tax for f in earlier if f)
+        if previous_tax and tax is not None:
+            values["tax_growth"] = tax / previous_tax
+    if revenue and rd is not None:
+        values["rd_intensity"] = rd / revenue
+    if revenue is not None and latest is not None and latest.employees:
+        values["productivity"] = revenue / latest.employees
+    last_two = window[-2:]
+    streak = all(f is not None and f.revenue == 0 for f in last_two)
+    return Indicators(values, area_kind, len(reported), streak)
+
+
+def _benchmark_key(indicator: str, area_kind: str | None) -> str:
+    return f"tax_per_area:{area_kind}" if indicator == "tax_per_area" else indicator
+
+
+def _benchmarks(pool: Sequence[Indicators]) -> dict[str, float]:
+    """The median of each indicator over the firms of a pool that have it (tax per area per kind)."""
+    samples: dict[str, list[float]] = {}
+    for item in pool:
+        for name, value in item.values.items():
+            if value is not None:
+                samples.setdefault(_benchmark_key(name, item.area_kind), []).append(value)
+    return {key: median(values) for key, values in samples.items()}
+
+
+def _score(item: Indicators, benchmarks: dict[str, float], rules: RuleSet) -> tuple[float, list[dict[str, Any]]]:
+    """Σ weight × min(value ÷ benchmark, cap), with missing indicators' weight spread over the rest."""
+    usable = {}
+    for name in INDICATORS:
+        value = item.values[name]
+        weight = rules.weights[name]
+        if value is None or weight <= 0:
+            continue
+        benchmark = benchmarks.get(_benchmark_key(name, item.area_kind))
+        if benchmark is None:
+            continue
+        ratio = rules.cap if benchmark <= 0 and value > 0 else (0.0 if benchmark <= 0 else value / benchmark)
+        usable[name] = (weight, max(0.0, min(ratio, rules.cap)))
+    total_weight = sum(w for w, _ in usable.values())
+    reasons: list[dict[str, Any]] = []
+    if not total_weight:
+        return 0.0, reasons
+    missing = [n for n in INDICATORS if n not in usable and rules.weights[n] > 0]
+    score = 0.0
+    for name, (weight, ratio) in usable.items():
+        share = weight / total_weight * 100
+        contribution = share * ratio
+        score += contribution
+        reasons.append(
+            {
+                "code": f"indicator:{name}",
+                "text": f"{INDICATOR_NAMES[name]}：为基准的 {ratio:.2f} 倍，权重 {share:.0f}%，贡献 {contribution:.1f} 分",
+                "indicator": name,
+                "value": item.values[name],
+                "ratio": round(ratio, 4),
+                "weight": round(share, 2),
+                "contribution": round(contribution, 2),
+            }
+        )
+    if missing:
+        names = "、".join(INDICATOR_NAMES[n] for n in missing)
+        reasons.append({"code": "reweighted", "text": f"缺少{names}，其权重按比例分配给其余指标"})
+    return score, reasons
+
+
+def _band_tier(percentile: float, bands: dict[str, float]) -> Tier:
+    edge = 0.0
+    for tier in TIER_ORDER:
+        edge += bands[tier.value] / 100
+        if percentile < edge - 1e-12:
+            return tier
+    return Tier.EXIT
+
+
+def _rank(scores: dict[int, float], bands: dict[str, float]) -> dict[int, tuple[float, Tier]]:
+    """Percentile (share strictly above) and band tier per firm; ties share the better tier."""
+    ordered = sorted(scores.values(), reverse=True)
+    total = len(ordered)
+    above: dict[float, int] = {}
+    for index, value in enumerate(ordered):
+        above.setdefault(value, index)
+    result = {}
+    for firm_id, value in scores.items():
+        percentile = above[value] / total
+        result[firm_id] = (percentile, _band_tier(percentile, bands))
+    return result
+
+
+def _worse(tier: Tier, than: Tier) -> bool:
+    return TIER_ORDER.index(tier) > TIER_ORDER.index(than)
+
+
+def decide_tiers(
+    firms: Sequence[FirmFacts], rules: RuleSet, quarter: Quarter, today: dt.date | None = None
+) -> list[Decision]:
+    """Tier every firm for `quarter`, from the metrics of the four quarters before it."""
+    base = quarter - 1
+    today = today or quarter.first_day
+    indicators = {f.firm_id: compute_indicators(f.figures, base) for f in firms}
+    sufficient = {f.firm_id for f in firms if indicators[f.firm_id].quarters_reported >= 2}
+    pools: dict[str, list[FirmFacts]] = {"above": [], "below": []}
+    for facts in firms:
+        if facts.firm_id in sufficient:
+            pools["above" if facts.above_scale else "below"].append(facts)
+    if any(0 < len(members) < rules.min_pool_size for members in pools.values()):
+        pools = {"merged": pools["above"] + pools["below"]}
+    ranked: dict[int, tuple[str, float, float, Tier, list[dict[str, Any]]]] = {}
+    for pool_name, members in pools.items():
+        if not members:
+            continue
+        benchmarks = _benchmarks([indicators[f.firm_id] for f in members])
+        scores, score_reasons = {}, {}
+        for facts in members:
+            scores[facts.firm_id], score_reasons[facts.firm_id] = _score(indicators[facts.firm_id], benchmarks, rules)
+        for firm_id, (percentile, tier) in _rank(scores, rules.bands).items():
+            ranked[firm_id] = (pool_name, scores[firm_id], percentile, tier, score_reasons[firm_id])
+    return [
+        _decide(facts, indicators[facts.firm_id], ranked.get(facts.firm_id), rules, quarter, today) for facts in firms
+    ]
+
+
+def _decide(
+    facts: FirmFacts,
+    item: Indicators,
+    ranked: tuple[str, float, float, Tier, list[dict[str, Any]]] | None,
+    rules: RuleSet,
+    quarter: Quarter,
+    today: dt.date,
+) -> Decision:
+    on = rules.rules
+    reasons: list[dict[str, Any]] = []
+    pool, score, percentile, score_tier, score_reasons = ranked or ("none", None, None, None, [])
+    if ranked:
+        pool_name = {"above": "规上", "below": "规下", "merged": "规上规下合并"}[pool]
+        reasons.append(
+            {
+                "code": "score",
+                "text": f"综合得分 {score:.1f}；{pool_name}企业中得分高于它的占 {percentile * 100:.0f}%，按分档为"
+                f"{TIER_NAMES[score_tier]}",
+                "score": round(score, 4),
+                "percentile": round(percentile, 4),
+                "pool": pool,
+                "score_tier": score_tier.value,
+            }
+        )
+        reasons.extend(score_reasons)
+
+    def decision(tier: Tier) -> Decision:
+        return Decision(facts.firm_id, tier, score, pool, percentile, score_tier, ranked is None, reasons, item.values)
+
+    # 1. A supervisor's override in force decides.
+    if on["override"] and facts.override and facts.override.in_force(quarter):
+        expiry = f"，有效至{facts.override.expiry}" if facts.override.expiry else ""
+        reasons.insert(
+            0,
+            {
+                "code": "override",
+                "text": f"人工调整为{TIER_NAMES[facts.override.tier]}：{facts.override.reason}{expiry}",
+            },
+        )
+        return decision(facts.override.tier)
+    # 2. Forced exit: leaving or closed, or no revenue two quarters running.
+    if on["forced_exit"]:
+        if facts.status in (FirmStatus.DEREGISTERED, FirmStatus.RELOCATING):
+            word = "已注销" if facts.status == FirmStatus.DEREGISTERED else "迁出中"
+            reasons.insert(0, {"code": "forced_exit", "text": f"企业{word}，列入跟踪清退"})
+            return decision(Tier.EXIT)
+        if item.zero_revenue_streak:
+            reasons.insert(0, {"code": "forced_exit", "text": "连续两个季度营业收入为零，列入跟踪清退"})
+            return decision(Tier.EXIT)
+    # 3. Forced key: listed, chain leader, or revenue at the threshold.
+    if on["forced_key"]:
+        why = []
+        if facts.is_listed:
+            why.append("上市企业")
+        if facts.is_chain_leader:
+            why.append("链主企业")
+        revenue = item.values["revenue_ttm"]
+        if revenue is not None and revenue >= rules.key_revenue_threshold:
+            why.append(f"近四季度营收 {revenue:,.0f} 万元，达到重点服务门槛 {rules.key_revenue_threshold:,.0f} 万元")
+        if why:
+            reasons.insert(0, {"code": "forced_key", "text": "；".join(why) + "，列为重点服务"})
+            return decision(Tier.KEY)
+    # 6. Insufficient data: keep the current tier (observe if none), flagged.
+    if score_tier is None:
+        tier = facts.current_tier or Tier.OBSERVE
+        if on["insufficient_data"]:
+            reasons.insert(
+                0, {"code": "insufficient_data", "text": f"指标数据不足（少于两个季度），保持{TIER_NAMES[tier]}"}
+            )
+        else:
+            tier = Tier.OBSERVE
+    else:
+        tier = score_tier
+        if rules.hysteresis and facts.current_tier and _worse(tier, facts.current_tier):
+            if not (facts.previous_score_tier and _worse(facts.previous_score_tier, facts.current_tier)):
+                reasons.append(
+                    {"code": "hysteresis", "text": f"首个季度低于原档次，暂保持{TIER_NAMES[facts.current_tier]}"}
+                )
+                tier = facts.current_tier
+    # 4. Veto: abnormal operation or a serious violation → not key or cultivate.
+    if on["veto"] and (facts.is_abnormal or facts.has_serious_violation) and tier in (Tier.KEY, Tier.CULTIVATE):
+        word = "列入经营异常名录" if facts.is_abnormal else "存在严重违法违规"
+        reasons.insert(0, {"code": "veto", "text": f"{word}，不列入重点服务或辅导培育"})
+        tier = Tier.OBSERVE
+    # 5. Protection: young firms and firms newly above size are not put on exit.
+    if on["protection"] and tier == Tier.EXIT:
+        young = facts.established is not None and (today - facts.established).days < 730
+        promoted = facts.above_scale_since is not None and facts.above_scale_since == quarter.year
+        if young or promoted:
+            word = "成立不满两年" if young else "本年度新升规上"
+            reasons.insert(0, {"code": "protection", "text": f"{word}，不列入跟踪清退"})
+            tier = Tier.OBSERVE
+    return decision(tier)
