@@ -79,12 +79,14 @@ def register_blueprints(app: Flask) -> None:
     from .firms import bp as firms_bp
     from .main import bp as main_bp
     from .roster import bp as roster_bp
+    from .tiers import bp as tiers_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(firms_bp, url_prefix="/firms")
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(roster_bp, url_prefix="/roster")
+    app.register_blueprint(tiers_bp, url_prefix="/tiers")
 
 
 def register_errorhandlers(app: Flask) -> None:

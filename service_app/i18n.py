@@ -106,6 +106,25 @@ def select_timezone() -> str:
     return current_app.config["BABEL_DEFAULT_TIMEZONE"]
 
 
+CHANGE_LABELS = {"up": _l("Up"), "down": _l("Down"), "new": _l("New"), "same": _l("Same")}
+INDICATOR_LABELS = {
+    "tax_per_area": _l("Tax per unit of space"),
+    "revenue_ttm": _l("Revenue, last four quarters"),
+    "revenue_growth": _l("Revenue growth"),
+    "tax_growth": _l("Tax growth"),
+    "rd_intensity": _l("R&D intensity"),
+    "productivity": _l("Labour productivity"),
+}
+RULE_LABELS = {
+    "override": _l("1. A supervisor's override in force"),
+    "forced_exit": _l("2. Exit: deregistered, relocating, or no revenue two quarters running"),
+    "forced_key": _l("3. Key: listed, chain leader, or revenue at the key threshold"),
+    "veto": _l("4. Veto: abnormal operation or serious violation is never key or cultivation"),
+    "protection": _l("5. Protection: firms under two years old or newly above size are never exit"),
+    "insufficient_data": _l("6. Too little data: keep the current tier"),
+}
+PROPOSAL_STATUS_LABELS = {"draft": _l("Under review"), "applied": _l("Approved"), "discarded": _l("Discarded")}
+
 #: Label tables templates and macros use as Jinja globals.
 TEMPLATE_GLOBALS = {
     "TIER_LABELS": TIER_LABELS,
@@ -119,6 +138,10 @@ TEMPLATE_GLOBALS = {
     "MODE_LABELS": MODE_LABELS,
     "ACTION_LABELS": ACTION_LABELS,
     "METRIC_LABELS": METRIC_LABELS,
+    "CHANGE_LABELS": CHANGE_LABELS,
+    "INDICATOR_LABELS": INDICATOR_LABELS,
+    "RULE_LABELS": RULE_LABELS,
+    "PROPOSAL_STATUS_LABELS": PROPOSAL_STATUS_LABELS,
 }
 
 

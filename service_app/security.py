@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from flask import Response
 
@@ -45,3 +45,9 @@ def safe_next_path(target: str | None, default: str = "/") -> str:
     if parts.scheme or parts.netloc:
         return default
     return target
+
+
+def attachment_header(ascii_name: str, name: str) -> str:
+    """Content-Disposition for a download: an ASCII fallback and the UTF-8 name (RFC 5987)."""
+    fallback = "".join(c for c in ascii_name if c.isascii() and (c.isalnum() or c in "._-")) or "download"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"

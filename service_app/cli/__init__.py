@@ -7,10 +7,11 @@ from flask import Flask
 from .demo import demo_cli
 from .firms import firms_cli
 from .roster import roster_cli
+from .tiers import tiers_cli
 from .users import users_cli
 
 
 def register(app: Flask) -> None:
     """Attach every command group to the app."""
-    for group in (users_cli, firms_cli, demo_cli, roster_cli):
+    for group in (users_cli, firms_cli, demo_cli, roster_cli, tiers_cli):
         app.cli.add_command(group)

@@ -8,6 +8,7 @@ the reasons. It imports nothing from Flask or the database; services feed it and
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from statistics import median
@@ -66,6 +67,8 @@ class RuleSet:
         """Raise RuleSetError unless the settings make sense; returns self."""
         if set(self.weights) != set(INDICATORS):
             raise RuleSetError("weights must name exactly the six indicators")
+        if not all(math.isfinite(v) for v in (*self.weights.values(), *self.bands.values())):
+            raise RuleSetError("weights and bands must be finite numbers")
         if any(w < 0 for w in self.weights.values()):
             raise RuleSetError("weights cannot be negative")
         if not any(w > 0 for w in self.weights.values()):
@@ -259,7 +262,8 @@ def _score(item: Indicators, benchmarks: dict[str, float], rules: RuleSet) -> tu
         reasons.append(
             {
                 "code": f"indicator:{name}",
-                "text": f"{INDICATOR_NAMES[name]}：为基准的 {ratio:.2f} 倍，权重 {share:.0f}%，贡献 {contribution:.1f} 分",
+                "text": f"{INDICATOR_NAMES[name]}：为基准的 {ratio:.2f} 倍，"
+                f"权重 {share:.0f}%，贡献 {contribution:.1f} 分",
                 "indicator": name,
                 "value": item.values[name],
                 "ratio": round(ratio, 4),
@@ -379,6 +383,7 @@ def _decide(
             reasons.insert(0, {"code": "forced_exit", "text": "连续两个季度营业收入为零，列入跟踪清退"})
             return decision(Tier.EXIT)
     # 3. Forced key: listed, chain leader, or revenue at the threshold.
+    forced_key = False
     if on["forced_key"]:
         why = []
         if facts.is_listed:
@@ -390,9 +395,11 @@ def _decide(
             why.append(f"近四季度营收 {revenue:,.0f} 万元，达到重点服务门槛 {rules.key_revenue_threshold:,.0f} 万元")
         if why:
             reasons.insert(0, {"code": "forced_key", "text": "；".join(why) + "，列为重点服务"})
-            return decision(Tier.KEY)
+            forced_key = True
     # 6. Insufficient data: keep the current tier (observe if none), flagged.
-    if score_tier is None:
+    if forced_key:
+        tier = Tier.KEY  # the veto below still applies: a violation outweighs a listing
+    elif score_tier is None:
         tier = facts.current_tier or Tier.OBSERVE
         if on["insufficient_data"]:
             reasons.insert(
@@ -400,14 +407,14 @@ def _decide(
             )
         else:
             tier = Tier.OBSERVE
+            reasons.append({"code": "unscored", "text": "指标数据不足（少于两个季度），无法评分，列为观察发展"})
     else:
         tier = score_tier
-        if rules.hysteresis and facts.current_tier and _worse(tier, facts.current_tier):
-            if not (facts.previous_score_tier and _worse(facts.previous_score_tier, facts.current_tier)):
-                reasons.append(
-                    {"code": "hysteresis", "text": f"首个季度低于原档次，暂保持{TIER_NAMES[facts.current_tier]}"}
-                )
-                tier = facts.current_tier
+        current = facts.current_tier
+        dropping = rules.hysteresis and current is not None and _worse(tier, current)
+        if dropping and current and not (facts.previous_score_tier and _worse(facts.previous_score_tier, current)):
+            reasons.append({"code": "hysteresis", "text": f"首个季度低于原档次，暂保持{TIER_NAMES[current]}"})
+            tier = current
     # 4. Veto: abnormal operation or a serious violation → not key or cultivate.
     if on["veto"] and (facts.is_abnormal or facts.has_serious_violation) and tier in (Tier.KEY, Tier.CULTIVATE):
         word = "列入经营异常名录" if facts.is_abnormal else "存在严重违法违规"

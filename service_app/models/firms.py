@@ -48,6 +48,8 @@ class Firm(Model):
     registered_capital: Mapped[MoneyValue]
     #: 规上: above designated size (ranked in its own pool).
     above_scale: Mapped[bool] = mapped_column(default=False)
+    #: The year the firm became 规上, when known (new 规上 firms are protected from exit that year).
+    above_scale_since: Mapped[int | None]
     #: 高新技术企业.
     is_high_tech: Mapped[bool] = mapped_column(default=False)
     #: 专精特新 (specialised, refined, distinctive, innovative).

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -12,6 +10,7 @@ from ..domain.tiers import Role
 from ..extensions import db
 from ..models import ImportBatch, ImportMode, ImportStatus
 from ..permissions import roles_required
+from ..security import attachment_header
 from . import bp
 from .columns import FIRM_COLUMNS, HEADERS, INFORMATIONAL_COLUMNS, METRIC_COLUMNS, header_at
 from .forms import UploadForm
@@ -185,7 +184,5 @@ def errors_report(batch_id: int):
     return Response(
         data,
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={
-            "Content-Disposition": f"attachment; filename=\"errors_{batch.id}.xlsx\"; filename*=UTF-8''{quote(name)}"
-        },
+        headers={"Content-Disposition": attachment_header(f"errors_{batch.id}.xlsx", name)},
     )
