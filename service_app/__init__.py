@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import time
 from pathlib import Path
 
 from flask import Flask
@@ -42,10 +44,22 @@ def configure_instance(app: Flask) -> None:
     if not app.config.get("SECRET_KEY"):
         instance.mkdir(parents=True, exist_ok=True)
         key_file = instance / "secret_key"
-        if not key_file.exists():
-            key_file.write_text(secrets.token_hex(32))
-            key_file.chmod(0o600)
-        app.config["SECRET_KEY"] = key_file.read_text().strip()
+        try:  # created private and only once, even when two workers start together
+            handle = os.open(key_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except FileExistsError:
+            key = ""
+            for _ in range(50):  # the worker that created it may not have written it yet
+                key = key_file.read_text().strip()
+                if key:
+                    break
+                time.sleep(0.1)
+            if not key:
+                raise RuntimeError(f"{key_file} is empty: delete it and start again") from None
+        else:
+            key = secrets.token_hex(32)
+            with os.fdopen(handle, "w") as out:
+                out.write(key)
+        app.config["SECRET_KEY"] = key
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         instance.mkdir(parents=True, exist_ok=True)
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'service.db'}"

@@ -8,6 +8,8 @@ import sqlalchemy as sa
 from service_app.extensions import db
 from service_app.models import AuditEvent, User
 
+from . import factories
+
 
 def user_named(username: str) -> User:
     return db.session.scalars(sa.select(User).where(User.username == username)).one()
@@ -92,3 +94,45 @@ def test_disabled_user_is_signed_out_on_next_request(client, auth, world, app):
         user_named("officer_a").active = False
         db.session.commit()
     assert client.get("/firms/").status_code == 302
+
+
+NEW_PASSWORD = "brand-new-password-1"
+
+
+def reset_password(admin_client, user_id: int, world, password: str = NEW_PASSWORD):
+    data = {"role": "officer", "streets": [str(world.street_a)], "display_name": "officer_a", "active": "y"}
+    return admin_client.post(f"/admin/users/{user_id}", data=dict(data, password=password))
+
+
+@pytest.mark.parametrize("remember", [False, True])
+def test_password_reset_signs_earlier_sessions_out(client, auth, world, app, remember):
+    with app.app_context():
+        officer_id = user_named("officer_a").id
+    signed_in = {"username": "officer_a", "password": factories.PASSWORD}
+    client.post("/login", data=dict(signed_in, remember="y") if remember else signed_in)
+    assert client.get("/firms/").status_code == 200
+    assert (client.get_cookie("remember_token") is not None) is remember
+    if remember:
+        client.delete_cookie("session")  # the browser was closed: only the remember cookie is left
+        assert client.get("/firms/").status_code == 200
+    admin = app.test_client()
+    admin.post("/login", data={"username": "admin", "password": factories.PASSWORD})
+    assert reset_password(admin, officer_id, world).status_code == 302
+    response = client.get("/firms/")
+    assert response.status_code == 302
+    assert "/login" in response.location
+    if remember:
+        client.delete_cookie("session")
+        assert client.get("/firms/").status_code == 302  # nor does the old remember cookie sign in again
+    auth.login("officer_a", NEW_PASSWORD)
+    assert client.get("/firms/").status_code == 200
+
+
+def test_changing_other_fields_keeps_the_user_signed_in(client, auth, world, app):
+    with app.app_context():
+        officer_id = user_named("officer_a").id
+    auth.login("officer_a")
+    admin = app.test_client()
+    admin.post("/login", data={"username": "admin", "password": factories.PASSWORD})
+    assert reset_password(admin, officer_id, world, password="").status_code == 302
+    assert client.get("/firms/").status_code == 200

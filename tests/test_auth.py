@@ -84,3 +84,19 @@ def test_local_next_path_is_followed(auth, world):
 def test_logout_needs_post(client, auth, world):
     auth.login("officer_a")
     assert client.get("/logout").status_code == 405
+
+
+@pytest.mark.parametrize("kind", ["current", "bare id", "old digest", "not a number", "unknown user"])
+def test_session_ids_carry_a_password_digest(world, app, kind):
+    from service_app.auth.services import load_user
+
+    with app.app_context():
+        user = db.session.scalars(sa.select(User).where(User.username == "officer_a")).one()
+        session_id = {
+            "current": user.get_id(),
+            "bare id": str(user.id),  # a session from before digests: signed in again
+            "old digest": f"{user.id}:0123456789abcdef",
+            "not a number": "²:0123456789abcdef",
+            "unknown user": f"99999:{user.get_id().partition(':')[2]}",
+        }[kind]
+        assert (load_user(session_id) is user) is (kind == "current")

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from service_app.domain.tiers import Chain, FirmStatus, Tier
 from service_app.extensions import db
-from service_app.models import AuditEvent, Firm
+from service_app.models import AuditEvent, Firm, User
 
 from . import factories
 
@@ -274,3 +274,234 @@ class TestEdit:
         assert "1234.56" in page
         assert "链主企业，强制重点服务" in page
         assert "2026Q3" in page
+
+
+def in_english(client) -> None:
+    """Show pages in English, so messages not yet translated read the same before and after."""
+    client.post("/language", data={"lang": "en"})
+
+
+def edit_form(firm: Firm, **overrides: str) -> dict[str, str]:
+    """The full edit form as a browser would post it for a firm, unchanged unless overridden."""
+    data = {
+        "credit_code": firm.credit_code,
+        "credit_code_exception": firm.credit_code_exception or "",
+        "name": firm.name,
+        "chain": firm.chain.value if firm.chain else "",
+        "street_id": str(firm.street_id),
+        "building_id": str(firm.building_id or ""),
+        "officer_id": str(firm.officer_id or ""),
+        "status": firm.status.value,
+        "version": str(firm.version),
+    }
+    data.update(overrides)
+    return data
+
+
+class TestBounds:
+    @pytest.mark.parametrize("value", ["1000000000000", "999999999999.999", "1e13", "Infinity"])
+    def test_registered_capital_beyond_the_column_is_refused(self, client, auth, world, value):
+        auth.login("admin")
+        in_english(client)
+        response = client.post("/firms/new", data=firm_form(world.street_a, registered_capital=value))
+        assert response.status_code == 200
+        assert "Registered capital is too large" in response.text
+
+    def test_largest_registered_capital_is_stored(self, client, auth, world, app):
+        auth.login("admin")
+        response = client.post("/firms/new", data=firm_form(world.street_a, registered_capital="999999999999.99"))
+        assert response.status_code == 302
+        with app.app_context():
+            firm = db.session.scalars(sa.select(Firm).where(Firm.credit_code == "91110108551385082Q")).one()
+            assert str(firm.registered_capital) == "999999999999.99"
+
+    @pytest.mark.parametrize(
+        ("value", "accepted"),
+        [("1899-12-31", False), ("1900-01-01", True), ("today", True), ("tomorrow", False), ("2999-01-01", False)],
+    )
+    def test_established_lies_between_1900_and_today(self, client, auth, world, value, accepted):
+        import datetime as dt
+
+        today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()  # Asia/Shanghai, the platform's zone
+        day = {"today": today, "tomorrow": today + dt.timedelta(days=1)}.get(value)
+        auth.login("admin")
+        in_english(client)
+        response = client.post("/firms/new", data=firm_form(world.street_a, established=str(day or value)))
+        assert response.status_code == (302 if accepted else 200)
+        assert ("Enter a founding date between 1900-01-01 and today." in response.text) is not accepted
+
+
+@pytest.fixture
+def accepted_firm(app, world) -> int:
+    """A firm in street A whose failing credit code an admin accepted with a reason."""
+    with app.app_context():
+        firm = factories.make_firm(
+            db.session.get(Firm, world.firm_a).street,
+            credit_code="91110108551385082A",
+            credit_code_exception="营业执照原件如此，已核实",
+        )
+        db.session.commit()
+        return firm.id
+
+
+class TestAcceptedCreditCode:
+    @pytest.mark.parametrize("username", ["supervisor", "admin"])
+    def test_firm_with_accepted_code_can_be_edited_without_accepting_again(
+        self, client, auth, app, accepted_firm, username
+    ):
+        with app.app_context():
+            data = edit_form(db.session.get(Firm, accepted_firm), name="杭州改名后有限公司")
+        data["credit_code_exception"] = ""  # a supervisor's form has no such field; an admin's may be cleared
+        auth.login(username)
+        assert client.post(f"/firms/{accepted_firm}/edit", data=data).status_code == 302
+        with app.app_context():
+            firm = db.session.get(Firm, accepted_firm)
+            assert firm.name == "杭州改名后有限公司"
+            assert firm.credit_code == "91110108551385082A"
+            assert firm.credit_code_exception == "营业执照原件如此，已核实"
+
+    def test_admin_may_reword_the_reason(self, client, auth, app, accepted_firm):
+        with app.app_context():
+            data = edit_form(db.session.get(Firm, accepted_firm), credit_code_exception="工商局书面确认")
+        auth.login("admin")
+        assert client.post(f"/firms/{accepted_firm}/edit", data=data).status_code == 302
+        with app.app_context():
+            assert db.session.get(Firm, accepted_firm).credit_code_exception == "工商局书面确认"
+
+    def test_supervisor_cannot_reword_the_reason(self, client, auth, app, accepted_firm):
+        with app.app_context():
+            data = edit_form(db.session.get(Firm, accepted_firm), credit_code_exception="随便")
+        auth.login("supervisor")
+        assert client.post(f"/firms/{accepted_firm}/edit", data=data).status_code == 302
+        with app.app_context():
+            assert db.session.get(Firm, accepted_firm).credit_code_exception == "营业执照原件如此，已核实"
+
+    def test_another_failing_code_still_needs_accepting(self, client, auth, app, accepted_firm):
+        with app.app_context():
+            data = edit_form(db.session.get(Firm, accepted_firm), credit_code="91110108551385082B")
+        auth.login("supervisor")
+        response = client.post(f"/firms/{accepted_firm}/edit", data=data)
+        assert response.status_code == 200
+        assert "校验" in response.text
+        with app.app_context():
+            assert db.session.get(Firm, accepted_firm).credit_code == "91110108551385082A"
+
+
+class TestOfficer:
+    def test_officer_covering_the_street_is_assigned(self, client, auth, world, app):
+        with app.app_context():
+            officer_id = db.session.scalars(sa.select(User.id).where(User.username == "officer_a")).one()
+            data = edit_form(db.session.get(Firm, world.firm_a), officer_id=str(officer_id))
+        auth.login("supervisor")
+        assert client.post(f"/firms/{world.firm_a}/edit", data=data).status_code == 302
+        with app.app_context():
+            assert db.session.get(Firm, world.firm_a).officer_id == officer_id
+
+    def test_officer_must_cover_the_firms_street(self, client, auth, world, app):
+        with app.app_context():
+            officer_id = db.session.scalars(sa.select(User.id).where(User.username == "officer_a")).one()
+            data = edit_form(db.session.get(Firm, world.firm_b), officer_id=str(officer_id))
+        auth.login("supervisor")
+        in_english(client)
+        response = client.post(f"/firms/{world.firm_b}/edit", data=data)
+        assert response.status_code == 200
+        assert "This officer does not cover the chosen street." in response.text
+        with app.app_context():
+            assert db.session.get(Firm, world.firm_b).officer_id is None
+
+    def test_moving_a_firm_out_of_its_officers_streets_is_refused(self, client, auth, world, app):
+        with app.app_context():
+            firm = db.session.get(Firm, world.firm_a)
+            firm.officer_id = db.session.scalars(sa.select(User.id).where(User.username == "officer_a")).one()
+            db.session.commit()
+            data = edit_form(firm, street_id=str(world.street_b))
+        auth.login("supervisor")
+        in_english(client)
+        response = client.post(f"/firms/{world.firm_a}/edit", data=data)
+        assert "This officer does not cover the chosen street." in response.text
+        with app.app_context():
+            assert db.session.get(Firm, world.firm_a).street_id == world.street_a
+
+    def test_inactive_officer_is_neither_offered_nor_accepted(self, client, auth, world, app):
+        with app.app_context():
+            street = db.session.get(Firm, world.firm_a).street
+            retired = factories.make_user("officer_retired", "officer", [street])
+            retired.active = False
+            db.session.commit()
+            retired_id = retired.id
+            data = edit_form(db.session.get(Firm, world.firm_a), officer_id=str(retired_id))
+        auth.login("supervisor")
+        page = client.get(f"/firms/{world.firm_a}/edit").text
+        assert "officer_retired" not in page
+        assert "officer_a（临平街道）" in page  # each officer is shown with the streets it covers
+        assert client.post(f"/firms/{world.firm_a}/edit", data=data).status_code == 200
+        with app.app_context():
+            assert db.session.get(Firm, world.firm_a).officer_id is None
+
+
+def bump_version(firm_id: int) -> None:
+    """Change a firm's version behind the ORM's back, as bulk imports and undos do."""
+    db.session.execute(sa.update(Firm).where(Firm.id == firm_id).values(version=Firm.version + 1))
+
+
+class TestChangesSince:
+    def test_import_undo_and_tier_after_the_read_version_are_listed(self, ctx, world):
+        from service_app.audit import record_event
+        from service_app.firms.services import changes_since
+
+        firm = db.session.get(Firm, world.firm_a)
+        read = firm.version  # a demo firm: no event recorded its version
+        record_event("firm.tier", "firm", firm.id, before={"current_tier": None}, after={"current_tier": "observe"})
+        bump_version(firm.id)
+        record_event(
+            "firm.import",
+            "firm",
+            firm.id,
+            before={"name": firm.name},
+            after={"name": "杭州导入后有限公司", "_version": 2},
+        )
+        bump_version(firm.id)
+        record_event(
+            "firm.import_undo",
+            "firm",
+            firm.id,
+            after={"_batch": 7, "restored": {"name": firm.name}, "deleted": False},
+        )
+        record_event("firm.tier", "firm", firm.id, before={"current_tier": "observe"}, after={"current_tier": "key"})
+        record_event("proposal.override", "firm", firm.id, after={"tier": "key", "reason": "x"})
+        changes = {c["field"]: c for c in changes_since(firm, read)}
+        assert set(changes) == {"name", "current_tier"}  # the first tier decision had been seen
+        assert changes["name"]["before"] == firm.name
+        assert changes["name"]["after"] == firm.name  # imported, then the undo put it back
+        assert changes["current_tier"]["before"] == "observe"
+        assert changes["current_tier"]["after"] == "key"
+        after_import = {c["field"]: c["after"] for c in changes_since(firm, 2)}
+        assert after_import == {"name": firm.name, "current_tier": "key"}  # the undo and the tier after it
+        assert changes_since(firm, 3) == []  # read after the undo: nothing is news
+
+    def test_any_event_carrying_a_version_is_listed(self, ctx, world):
+        from service_app.audit import record_event
+        from service_app.firms.services import changes_since
+
+        firm = db.session.get(Firm, world.firm_a)
+        record_event(
+            "firm.merge", "firm", firm.id, before={"notes": None}, after={"notes": "合并", "_version": firm.version + 1}
+        )
+        assert [(c["field"], c["after"]) for c in changes_since(firm, firm.version)] == [("notes", "合并")]
+
+    def test_stale_edit_after_an_import_undo_shows_what_the_undo_restored(self, client, auth, world, app):
+        from service_app.audit import record_event
+
+        with app.app_context():
+            data = edit_form(db.session.get(Firm, world.firm_a), notes="我的备注")
+        auth.login("supervisor")
+        with app.app_context():
+            bump_version(world.firm_a)
+            record_event(
+                "firm.import_undo", "firm", world.firm_a, after={"_batch": 3, "restored": {"contact_name": "原联系人"}}
+            )
+            db.session.commit()
+        response = client.post(f"/firms/{world.firm_a}/edit", data=data)
+        assert response.status_code == 200
+        assert 'data-testid="stale-changes"' in response.text
+        assert "原联系人" in response.text

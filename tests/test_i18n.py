@@ -6,6 +6,10 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+
+from service_app.extensions import db
+from service_app.models import AuditEvent, User
 
 from . import factories
 
@@ -66,3 +70,21 @@ def test_unknown_language_is_ignored(client):
 def test_language_switch_next_cannot_leave_the_site(client):
     response = client.post("/language", data={"lang": "en", "next": "https://evil.example"})
     assert response.location == "/"
+
+
+def test_remembered_language_is_audited(client, auth, world, app):
+    auth.login("officer_a")
+    client.post("/language", data={"lang": "en"})
+    client.post("/language", data={"lang": "en"})  # no change, no event
+    with app.app_context():
+        user = db.session.scalars(sa.select(User).where(User.username == "officer_a")).one()
+        events = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "user.locale")).all()
+        assert [(e.object_id, e.user_id, e.before, e.after) for e in events] == [
+            (str(user.id), user.id, {"locale": None}, {"locale": "en"})
+        ]
+
+
+def test_anonymous_language_switch_records_nothing(client, app):
+    client.post("/language", data={"lang": "en"})
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).where(AuditEvent.action == "user.locale")) == 0

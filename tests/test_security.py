@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
+import os
+import threading
+from pathlib import Path
 
+import pytest
+from flask import Flask
+
+import service_app
 from config import TestConfig
-from service_app import create_app
+from service_app import configure_instance, create_app
 from service_app.extensions import db
 from service_app.models import Firm
 
@@ -93,8 +99,6 @@ def test_unknown_page_is_a_friendly_404(client):
 
 
 def test_secret_key_is_generated_once_into_instance(tmp_path):
-    from service_app import configure_instance
-
     app = create_app(TestConfig)
     app.instance_path = str(tmp_path)
     app.config["SECRET_KEY"] = None
@@ -105,3 +109,44 @@ def test_secret_key_is_generated_once_into_instance(tmp_path):
     configure_instance(app)
     assert app.config["SECRET_KEY"] == key  # the same key after a restart: sessions survive
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def bare_app(instance: Path) -> Flask:
+    """An app with only an instance folder and no secret key, as a worker starts."""
+    app = Flask(__name__, instance_path=str(instance))
+    app.config.update(SECRET_KEY=None, SQLALCHEMY_DATABASE_URI="sqlite://")
+    return app
+
+
+def test_secret_key_file_is_private_even_with_an_open_umask(tmp_path):
+    previous = os.umask(0)
+    try:
+        configure_instance(bare_app(tmp_path))
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_workers_starting_together_share_one_secret_key(tmp_path):
+    apps = [bare_app(tmp_path) for _ in range(8)]
+    start = threading.Barrier(len(apps))
+
+    def boot(app: Flask) -> None:
+        start.wait()
+        configure_instance(app)
+
+    threads = [threading.Thread(target=boot, args=(app,)) for app in apps]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    keys = {app.config["SECRET_KEY"] for app in apps}
+    assert keys == {(tmp_path / "secret_key").read_text()}
+    assert len(keys.pop()) == 64
+
+
+def test_an_empty_secret_key_file_stops_start_up(tmp_path, monkeypatch):
+    (tmp_path / "secret_key").write_text("")
+    monkeypatch.setattr(service_app.time, "sleep", lambda seconds: None)
+    with pytest.raises(RuntimeError, match="empty"):
+        configure_instance(bare_app(tmp_path))

@@ -69,9 +69,8 @@ def upgrade():
     sa.Column('action', sa.Enum('created', 'updated', name='itemaction', native_enum=False, create_constraint=True, length=16), nullable=False),
     sa.Column('firm_before', sa.JSON(), nullable=True),
     sa.Column('version_after', sa.Integer(), nullable=False),
-    sa.Column('quarter', sa.String(length=6), nullable=True),
-    sa.Column('metric_before', sa.JSON(), nullable=True),
-    sa.Column('metric_written', sa.Boolean(), nullable=False),
+    sa.Column('metrics_before', sa.JSON(), nullable=False),
+    sa.Column('metrics_after', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['batch_id'], ['import_batches.id'], name=op.f('fk_import_items_batch_id_import_batches'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_import_items'))
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
+from flask_login import current_user, login_user
 from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
 
@@ -97,6 +97,8 @@ def edit_user(user_id: int):
             db.session.rollback()
             flash(str(exc), "danger")
         else:
+            if user.id == current_user.id:
+                login_user(user)  # a new password signs other sessions out, not this one
             flash(_("User %(name)s saved.", name=user.username), "success")
             return redirect(url_for(".users"))
     return render_template("admin/user_form.html", form=form, user=user)

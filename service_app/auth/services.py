@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+
 import sqlalchemy as sa
 
 from ..audit import record_event, utcnow_iso
@@ -10,12 +12,16 @@ from ..models import User
 from ..models.types import utcnow
 
 
-def load_user(user_id: str) -> User | None:
-    """Flask-Login's loader: an active user by id."""
-    if not user_id.isdigit():
+def load_user(session_id: str) -> User | None:
+    """Flask-Login's loader: the active user whose `id:digest` (User.get_id) still matches,
+    so sessions and remember cookies from before a password change are refused."""
+    user_id = session_id.partition(":")[0]
+    if not (user_id.isascii() and user_id.isdigit()):
         return None
     user = db.session.get(User, int(user_id))
-    return user if user is not None and user.active else None
+    if user is None or not user.active or not hmac.compare_digest(user.get_id().encode(), session_id.encode()):
+        return None
+    return user
 
 
 def authenticate(username: str, password: str) -> User | None:

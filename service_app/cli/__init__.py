@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from ..scheduler import scheduler_cli
 from .demo import demo_cli
 from .firms import firms_cli
 from .roster import roster_cli
@@ -13,5 +14,5 @@ from .users import users_cli
 
 def register(app: Flask) -> None:
     """Attach every command group to the app."""
-    for group in (users_cli, firms_cli, demo_cli, roster_cli, tiers_cli):
+    for group in (users_cli, firms_cli, demo_cli, roster_cli, tiers_cli, scheduler_cli):
         app.cli.add_command(group)

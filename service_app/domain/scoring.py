@@ -344,7 +344,8 @@ def _decide(
     on = rules.rules
     reasons: list[dict[str, Any]] = []
     pool, score, percentile, score_tier, score_reasons = ranked or ("none", None, None, None, [])
-    if ranked:
+    if ranked is not None:
+        pool, score, percentile, score_tier, score_reasons = ranked  # narrowed: all present
         pool_name = {"above": "规上", "below": "规下", "merged": "规上规下合并"}[pool]
         reasons.append(
             {

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import get_timezone
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from sqlalchemy.orm import selectinload
 from wtforms import (
     BooleanField,
     DateField,
@@ -34,6 +38,10 @@ CREDIT_CODE_MESSAGES = {
     "checksum": _l("The last character (check character) does not match; check the code against the business licence."),
 }
 PHONE_PATTERN = r"^[0-9+\-() ]{5,32}$"
+#: The largest registered capital (万元) a Numeric(14, 2) column holds.
+MAX_REGISTERED_CAPITAL = Decimal("999999999999.99")
+#: The earliest founding date taken as real; the same bound the roster import uses.
+EARLIEST_ESTABLISHED = dt.date(1900, 1, 1)
 
 
 def _strip(value: Any) -> Any:
@@ -99,7 +107,14 @@ class FirmForm(OfficerFirmForm):
     registered_capital = DecimalField(
         _l("Registered capital (10k CNY)"),
         places=2,
-        validators=[Optional(), NumberRange(min=0, message=_l("Registered capital cannot be negative."))],
+        validators=[
+            Optional(),
+            NumberRange(min=0, message=_l("Registered capital cannot be negative.")),
+            NumberRange(
+                max=MAX_REGISTERED_CAPITAL,
+                message=_l("Registered capital is too large; check it is in 10k CNY (at most 999999999999.99)."),
+            ),
+        ],
     )
     above_scale = BooleanField(_l("Above designated size"))
     is_high_tech = BooleanField(_l("High-tech enterprise"))
@@ -123,9 +138,20 @@ class FirmForm(OfficerFirmForm):
             SelectChoice(str(b.id), f"{b.name}（{b.street.name}）") for b in buildings
         ]
         officers = db.session.scalars(
-            sa.select(User).where(User.role == Role.OFFICER, User.active.is_(True)).order_by(User.username)
+            sa.select(User)
+            .where(User.role == Role.OFFICER, User.active.is_(True))
+            .options(selectinload(User.streets))
+            .order_by(User.username)
         )
-        self.officer_id.choices = [SelectChoice("", "—")] + [SelectChoice(str(u.id), u.label) for u in officers]
+        self.officer_id.choices = [SelectChoice("", "—")] + [
+            SelectChoice(str(u.id), f"{u.label}（{'、'.join(s.name for s in u.streets)}）") for u in officers
+        ]
+
+    def _accepted_exception(self, code: str) -> str | None:
+        """Why an admin accepted this firm's failing code earlier, when the edit keeps that code."""
+        if self._firm is None or code != self._firm.credit_code:
+            return None
+        return self._firm.credit_code_exception or None
 
     def validate_credit_code(self, field: StringField) -> None:
         """Check character via stdnum; admins may accept a failing one with a reason; unique."""
@@ -133,6 +159,13 @@ class FirmForm(OfficerFirmForm):
         try:
             validate_credit_code(field.data)
         except CreditCodeError as exc:
+            accepted = self._accepted_exception(field.data)
+            if accepted:
+                # The admin's earlier decision stands without ticking the box again; only an
+                # admin may reword the reason, and an empty one keeps it.
+                if not (self._may_accept_invalid and self.credit_code_exception.data):
+                    self.credit_code_exception.data = accepted
+                return
             if not (exc.reason == "checksum" and self._may_accept_invalid and self.accept_invalid_code.data):
                 raise ValidationError(CREDIT_CODE_MESSAGES[exc.reason]) from exc
             if not self.credit_code_exception.data:
@@ -151,6 +184,22 @@ class FirmForm(OfficerFirmForm):
             field.data = validate_industry_code(field.data)
         except IndustryCodeError as exc:
             raise ValidationError(_l("Not a GB/T 4754 industry code (for example C3511).")) from exc
+
+    def validate_established(self, field: DateField) -> None:
+        """A founding date between 1900 and today (today where the platform is, not the server)."""
+        today = dt.datetime.now(get_timezone()).date()
+        if field.data and not EARLIEST_ESTABLISHED <= field.data <= today:
+            raise ValidationError(_l("Enter a founding date between 1900-01-01 and today."))
+
+    def validate_officer_id(self, field: SelectField) -> None:
+        """The officer must cover the firm's street, or it could not even see the firm."""
+        if not field.data or not self.street_id.data:
+            return
+        officer = db.session.get(User, field.data)
+        if officer is None or officer.role != Role.OFFICER or not officer.active:
+            return  # not among the choices: the select has already said so
+        if self.street_id.data not in {street.id for street in officer.streets}:
+            raise ValidationError(_l("This officer does not cover the chosen street."))
 
     def validate_building_id(self, field: SelectField) -> None:
         """A building must stand in the firm's street."""

@@ -158,23 +158,55 @@ def update_firm(firm: Firm, values: dict[str, Any], expected_version: int, user:
     return firm
 
 
+#: How many of a firm's newest audit events a stale edit looks through.
+CHANGES_WINDOW = 500
+
+
+def _version_after(event: AuditEvent) -> int | None:
+    """The firm version an event's write produced, when the event records it."""
+    value = (event.after or {}).get("_version")
+    return int(value) if value is not None else None
+
+
+def _fields_written(event: AuditEvent) -> dict[str, Any]:
+    """The firm fields an event set, by name (an import undo records them under `restored`)."""
+    after = event.after or {}
+    if event.action == "firm.import_undo":
+        after = after.get("restored") or {}
+    return {name: value for name, value in after.items() if not name.startswith("_")}
+
+
 def changes_since(firm: Firm, version: int) -> list[dict[str, Any]]:
-    """What was changed on a firm after a version: one entry per field, newest value last."""
+    """What was changed on a firm after a version: one entry per field, newest value last.
+
+    Edits and imports record the version they produced; an import undo bumps the version and a
+    tier decision keeps it without recording either, so versions are counted forward from the
+    newest event at or before `version`.
+    """
     events = db.session.scalars(
         sa.select(AuditEvent)
         .where(AuditEvent.object_type == "firm", AuditEvent.object_id == str(firm.id))
-        .where(AuditEvent.action.in_(("firm.update", "firm.import")))
+        .options(selectinload(AuditEvent.user))
         .order_by(AuditEvent.id.desc())
-        .limit(100)
-    ).all()
+        .limit(CHANGES_WINDOW)
+    ).all()[::-1]
+    start, running = 0, version  # when no event in the window was seen, all of it is news
+    for index, event in enumerate(events):
+        written = _version_after(event)
+        if written is not None and written <= version:
+            start, running = index + 1, written  # the newest write the editor had seen
     changes: dict[str, dict[str, Any]] = {}
-    for event in reversed(events):
-        after = event.after or {}
-        if int(after.get("_version", 0)) <= version:
+    for event in events[start:]:
+        written = _version_after(event)
+        if written is not None:
+            running = written
+        elif event.action == "firm.import_undo":
+            running += 1
+        elif event.action != "firm.tier":
             continue
-        for name, value in after.items():
-            if name.startswith("_"):
-                continue
+        if running <= version:
+            continue
+        for name, value in _fields_written(event).items():
             entry = changes.setdefault(name, {"field": name, "before": (event.before or {}).get(name)})
             entry.update(after=value, by=event.user.label if event.user else "system", at=event.created_at)
     return list(changes.values())

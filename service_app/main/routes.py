@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from flask import current_app, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
+from ..audit import record_event
 from ..extensions import db
 from ..models import Firm, Street
 from ..scoping import firm_scope
@@ -39,6 +40,9 @@ def set_language():
     if lang in current_app.config["LANGUAGES"]:
         session["lang"] = lang
         if current_user.is_authenticated and current_user.locale != lang:
+            record_event(
+                "user.locale", "user", current_user.id, before={"locale": current_user.locale}, after={"locale": lang}
+            )
             current_user.locale = lang
             db.session.commit()
     return redirect(safe_next_path(request.form.get("next"), url_for("main.index")))

@@ -125,12 +125,10 @@ class ImportItem(Model):
     firm_before: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     #: The firm's version after the import: undo refuses when it has moved since.
     version_after: Mapped[int]
-    #: The quarter of the metric row written, if any.
-    quarter: Mapped[str | None] = mapped_column(sa.String(6))
-    #: That metric row before the import; empty when the import created it.
-    metric_before: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
-    #: Whether the import wrote the metric row at all.
-    metric_written: Mapped[bool] = mapped_column(default=False)
+    #: For each quarter whose metric row it wrote: that row before (null: it did not exist).
+    metrics_before: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    #: For each quarter whose metric row it wrote: that row after; undo refuses when it has changed since.
+    metrics_after: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
 
 
 class ImportMapping(Model):

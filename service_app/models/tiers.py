@@ -139,11 +139,11 @@ class ProposalItem(Model):
     #: The firm.
     firm_id: Mapped[int] = mapped_column(sa.ForeignKey("firms.id", ondelete="CASCADE"), index=True)
     #: The firm's tier when the proposal was computed; empty if never assessed.
-    current_tier: Mapped[Tier | None] = mapped_column(enum_column(Tier))
+    current_tier: Mapped[Tier | None] = mapped_column(enum_column(Tier, "current_tier"))
     #: The engine's tier.
-    proposed_tier: Mapped[Tier] = mapped_column(enum_column(Tier))
+    proposed_tier: Mapped[Tier] = mapped_column(enum_column(Tier, "proposed_tier"))
     #: A supervisor's tier for this proposal, if overridden on review.
-    override_tier: Mapped[Tier | None] = mapped_column(enum_column(Tier))
+    override_tier: Mapped[Tier | None] = mapped_column(enum_column(Tier, "override_tier"))
     #: The weighted score; empty where no score could be computed.
     score: Mapped[Decimal | None] = mapped_column(sa.Numeric(10, 4))
     #: above (规上), below (规下), merged or none.

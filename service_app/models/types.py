@@ -25,8 +25,11 @@ Timestamp = Annotated[dt.datetime, mapped_column(sa.DateTime(timezone=True), def
 MoneyValue = Annotated[Decimal | None, mapped_column(Money)]
 
 
-def enum_column(enum: type[StrEnum]) -> sa.Enum:
-    """Store a StrEnum by its value as VARCHAR with a CHECK, the same on SQLite and PostgreSQL."""
+def enum_column(enum: type[StrEnum], name: str | None = None) -> sa.Enum:
+    """Store a StrEnum by its value as VARCHAR with a CHECK, the same on SQLite and PostgreSQL.
+
+    `name` names the CHECK; give one when a table has two columns of the same enum.
+    """
     return sa.Enum(
         enum,
         native_enum=False,
@@ -34,5 +37,5 @@ def enum_column(enum: type[StrEnum]) -> sa.Enum:
         length=16,
         values_callable=lambda members: [m.value for m in members],
         validate_strings=True,
-        name=enum.__name__.lower(),
+        name=name or enum.__name__.lower(),
     )

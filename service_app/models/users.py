@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 import sqlalchemy as sa
 from flask_login import UserMixin
@@ -52,6 +53,12 @@ class User(UserMixin, Model):
     @property
     def is_active(self) -> bool:  # type: ignore[override]
         return self.active
+
+    def get_id(self) -> str:
+        """Flask-Login's id for sessions and remember cookies: `id:digest`, where the digest
+        comes from the password hash, so a new password signs every earlier session out."""
+        digest = hashlib.sha256((self.password_hash or "").encode()).hexdigest()[:16]
+        return f"{self.id}:{digest}"
 
     @property
     def sees_all_streets(self) -> bool:

@@ -1,8 +1,8 @@
 """Writing an import plan, and undoing it: bulk statements inside the caller's transaction.
 
-Rows are written with Core executemany (grouped by the set of changed columns), not one ORM
-object per row, so a 30,000-row roster applies in about a second. Each firm created or
-changed gets an audit event and an ImportItem holding what it was before, for undo.
+Rows are written with executemany (grouped by the set of changed columns), not one ORM object
+per row, so a 30,000-row roster applies in about a second. Each firm created or changed gets
+an audit event and an ImportItem holding what it was before and what the import wrote, for undo.
 """
 
 from __future__ import annotations
@@ -18,27 +18,44 @@ import sqlalchemy as sa
 from ..audit import to_json_value
 from ..bulk import bulk_insert
 from ..extensions import db
-from ..models import AuditEvent, Firm, ImportBatch, ImportItem, ItemAction, QuarterlyMetric
+from ..models import AuditEvent, Firm, ImportBatch, ImportItem, ItemAction, QuarterlyMetric, TierAssignment
 from ..models.types import utcnow
 from .columns import METRIC_COLUMNS
-from .plan import CHUNK, ImportPlan, PlannedRow
+from .plan import CHUNK, ImportPlan, PlannedFirm, same_value
 
 FIRMS: sa.Table = Firm.__table__  # type: ignore[assignment]
 METRICS: sa.Table = QuarterlyMetric.__table__  # type: ignore[assignment]
 ITEMS: sa.Table = ImportItem.__table__  # type: ignore[assignment]
 AUDIT: sa.Table = AuditEvent.__table__  # type: ignore[assignment]
+ASSIGNMENTS: sa.Table = TierAssignment.__table__  # type: ignore[assignment]
+FLAG_DEFAULTS = dict.fromkeys(
+    (
+        "above_scale",
+        "is_high_tech",
+        "is_specialised",
+        "is_listed",
+        "is_chain_leader",
+        "is_abnormal",
+        "has_serious_violation",
+    ),
+    False,
+)
 
 
-class UndoConflictError(Exception):
-    """Firms changed after the import; undoing would overwrite those changes."""
+class ImportConflictError(Exception):
+    """Firms changed between planning and writing, or after the import (for undo)."""
 
     def __init__(self, firm_names: list[str]) -> None:
-        super().__init__(f"{len(firm_names)} firms changed since the import")
+        super().__init__(f"{len(firm_names)} firms changed")
         self.firm_names = firm_names
 
 
-def _json(values: dict[str, Any]) -> dict[str, Any]:
-    return {key: to_json_value(value) for key, value in values.items()}
+def _json(values: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if values is None else {key: to_json_value(value) for key, value in values.items()}
+
+
+def _plain(value: Any) -> Any:
+    return getattr(value, "value", value)
 
 
 def _grouped(rows: Iterable[dict[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
@@ -48,71 +65,74 @@ def _grouped(rows: Iterable[dict[str, Any]]) -> dict[tuple[str, ...], list[dict[
     return groups
 
 
-def _executemany(statement: Any, rows: Sequence[dict[str, Any]]) -> None:
+def _executemany(statement: Any, rows: Sequence[dict[str, Any]]) -> int:
+    """Run a statement for many parameter sets; the rows it touched in all."""
+    touched = 0
     for start in range(0, len(rows), CHUNK * 10):
-        db.session.execute(statement, list(rows[start : start + CHUNK * 10]))
+        result: Any = db.session.execute(statement, list(rows[start : start + CHUNK * 10]))
+        touched += result.rowcount
+    return touched
 
 
-def _insert_firms(rows: list[PlannedRow], now: dt.datetime) -> dict[str, int]:
-    """Insert new firms; their ids by credit code."""
-    if not rows:
-        return {}
-    payload = [
-        {
-            "status": "active",
-            "above_scale": False,
-            "is_high_tech": False,
-            "is_specialised": False,
-            "is_listed": False,
-            "is_chain_leader": False,
-            "is_abnormal": False,
-            "has_serious_violation": False,
-            **{k: getattr(v, "value", v) for k, v in row.firm_values.items()},
-            "version": 1,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for row in rows
-    ]
-    for group in _grouped(payload).values():
-        bulk_insert(FIRMS, group)
+def _ids_by_code(codes: list[str]) -> dict[str, int]:
     ids: dict[str, int] = {}
-    codes = [row.credit_code for row in rows]
     for start in range(0, len(codes), CHUNK):
         query = sa.select(FIRMS.c.credit_code, FIRMS.c.id).where(FIRMS.c.credit_code.in_(codes[start : start + CHUNK]))
         ids.update({code: firm_id for code, firm_id in db.session.execute(query)})
     return ids
 
 
-def _update_firms(rows: list[PlannedRow], now: dt.datetime) -> None:
-    updates = [
-        {**{k: getattr(v, "value", v) for k, v in row.firm_values.items()}, "_id": row.firm_id}
-        for row in rows
-        if row.firm_values
+def _insert_firms(firms: list[PlannedFirm], now: dt.datetime) -> dict[str, int]:
+    """Insert new firms; their ids by credit code."""
+    payload = [
+        {
+            "status": "active",
+            **FLAG_DEFAULTS,
+            **{k: _plain(v) for k, v in firm.firm_values.items()},
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for firm in firms
     ]
+    for group in _grouped(payload).values():
+        bulk_insert(FIRMS, group)
+    return _ids_by_code([firm.credit_code for firm in firms]) if firms else {}
+
+
+def _update_firms(firms: list[PlannedFirm], now: dt.datetime) -> None:
+    """Change firms, only where nobody saved them since the plan read them (optimistic lock)."""
+    updates = [
+        {**{k: _plain(v) for k, v in firm.firm_values.items()}, "_id": firm.firm_id, "_version": firm.version}
+        for firm in firms
+        if firm.firm_values
+    ]
+    touched = 0
     for columns, group in _grouped(updates).items():
-        names = [c for c in columns if c != "_id"]
+        names = [c for c in columns if not c.startswith("_")]
         statement = (
             sa.update(FIRMS)
-            .where(FIRMS.c.id == sa.bindparam("_id"))
+            .where(FIRMS.c.id == sa.bindparam("_id"), FIRMS.c.version == sa.bindparam("_version"))
             .values({**{name: sa.bindparam(name) for name in names}, "version": FIRMS.c.version + 1, "updated_at": now})
         )
-        _executemany(statement, group)
+        touched += _executemany(statement, group)
+    if touched != len(updates):
+        changed = sorted(firm.firm_id for firm in firms if firm.firm_values and firm.firm_id is not None)
+        raise ImportConflictError([str(i) for i in changed][:5])
 
 
-def _write_metrics(rows: list[PlannedRow], firm_ids: dict[str, int]) -> None:
+def _write_metrics(firms: list[PlannedFirm], firm_ids: dict[str, int]) -> None:
     inserts, updates = [], []
-    for row in rows:
-        if not row.metric_values:
-            continue
-        firm_id = row.firm_id or firm_ids[row.credit_code]
-        if row.metric_before is None and not row.metric_exists:
-            inserts.append(
-                {name: row.metric_values.get(name) for name in METRIC_COLUMNS}
-                | {"firm_id": firm_id, "quarter": row.quarter}
-            )
-        else:
-            updates.append({**row.metric_values, "_firm_id": firm_id, "_quarter": row.quarter})
+    for firm in firms:
+        firm_id = firm.firm_id or firm_ids[firm.credit_code]
+        for write in firm.metrics:
+            if write.before is None:
+                inserts.append(
+                    {name: write.values.get(name) for name in METRIC_COLUMNS}
+                    | {"firm_id": firm_id, "quarter": write.quarter}
+                )
+            else:
+                updates.append({**write.values, "_firm_id": firm_id, "_quarter": write.quarter})
     bulk_insert(METRICS, inserts)
     for columns, group in _grouped(updates).items():
         names = [c for c in columns if not c.startswith("_")]
@@ -125,38 +145,37 @@ def _write_metrics(rows: list[PlannedRow], firm_ids: dict[str, int]) -> None:
 
 
 def apply_plan(plan: ImportPlan, batch: ImportBatch, user_id: int | None, source: str) -> dict[str, int]:
-    """Write every valid row of the plan; flushes, the caller commits. Returns the counts."""
+    """Write every valid firm of the plan; flushes, the caller commits. Returns the counts."""
     now = utcnow()
-    new_rows = [row for row in plan.rows if row.firm_id is None]
-    changed_rows = [row for row in plan.rows if row.firm_id is not None and row.action == "updated"]
-    firm_ids = _insert_firms(new_rows, now)
-    _update_firms(changed_rows, now)
-    _write_metrics(new_rows + changed_rows, firm_ids)
+    new = [firm for firm in plan.firms if firm.firm_id is None]
+    changed = [firm for firm in plan.firms if firm.firm_id is not None and firm.action == "updated"]
+    firm_ids = _insert_firms(new, now)
+    _update_firms(changed, now)
+    _write_metrics(new + changed, firm_ids)
     items, events = [], []
     created_after = {"_version": 1, "_batch": batch.id}
-    for row in new_rows + changed_rows:
-        firm_id = row.firm_id or firm_ids[row.credit_code]
-        created = row.firm_id is None
-        version_after = 1 if created else (row.version or 0) + (1 if row.firm_values else 0)
+    for firm in new + changed:
+        firm_id = firm.firm_id or firm_ids[firm.credit_code]
+        created = firm.firm_id is None
+        version_after = 1 if created else (firm.version or 0) + (1 if firm.firm_values else 0)
         items.append(
             {
                 "batch_id": batch.id,
                 "firm_id": firm_id,
-                "row_number": row.row,
+                "row_number": firm.row,
                 "action": (ItemAction.CREATED if created else ItemAction.UPDATED).value,
-                "firm_before": None if created else _json(row.firm_before),
+                "firm_before": None if created else _json(firm.firm_before),
                 "version_after": version_after,
-                "quarter": row.quarter,
-                "metric_before": _json(row.metric_before) if row.metric_before is not None else None,
-                "metric_written": bool(row.metric_values),
+                "metrics_before": {m.quarter: _json(m.before) for m in firm.metrics},
+                "metrics_after": {m.quarter: _json(m.after) for m in firm.metrics},
             }
         )
         if created:
-            after = created_after  # the firm itself holds its fields; the event names the batch
+            after: dict[str, Any] = created_after  # the firm itself holds its fields; the event names the batch
         else:
-            after = _json(row.firm_values)
-            if row.metric_values:
-                after["_metrics"] = {"quarter": row.quarter, **_json(row.metric_values)}
+            after = _json(firm.firm_values) or {}
+            if firm.metrics:
+                after["_metrics"] = {m.quarter: _json(m.values) for m in firm.metrics}
             after.update(_version=version_after, _batch=batch.id)
         events.append(
             {
@@ -165,7 +184,7 @@ def apply_plan(plan: ImportPlan, batch: ImportBatch, user_id: int | None, source
                 "action": "firm.create" if created else "firm.import",
                 "object_type": "firm",
                 "object_id": str(firm_id),
-                "before": None if created else _json(row.firm_before),
+                "before": None if created else _json(firm.firm_before),
                 "after": after,
                 "source_address": source,
             }
@@ -174,11 +193,14 @@ def apply_plan(plan: ImportPlan, batch: ImportBatch, user_id: int | None, source
     bulk_insert(AUDIT, events)
     db.session.expire_all()  # ORM objects loaded earlier in this session are stale now
     return {
-        "created": len(new_rows),
-        "updated": len(changed_rows),
+        "created": len(new),
+        "updated": len(changed),
         "unchanged": plan.count("unchanged"),
         "skipped": len(plan.invalid_rows),
     }
+
+
+# --- Undo ------------------------------------------------------------------------------------
 
 
 def _from_json(table: sa.Table, values: dict[str, Any]) -> dict[str, Any]:
@@ -194,40 +216,87 @@ def _from_json(table: sa.Table, values: dict[str, Any]) -> dict[str, Any]:
     return restored
 
 
+def _current_metrics(firm_ids: list[int]) -> dict[int, dict[str, dict[str, Any]]]:
+    rows: dict[int, dict[str, dict[str, Any]]] = {}
+    for start in range(0, len(firm_ids), CHUNK):
+        query = sa.select(METRICS.c.firm_id, METRICS.c.quarter, *(METRICS.c[n] for n in METRIC_COLUMNS)).where(
+            METRICS.c.firm_id.in_(firm_ids[start : start + CHUNK])
+        )
+        for row in db.session.execute(query).mappings():
+            rows.setdefault(row["firm_id"], {})[row["quarter"]] = {n: row[n] for n in METRIC_COLUMNS}
+    return rows
+
+
+def _undo_conflicts(items: list[ImportItem]) -> list[str]:
+    """Names of firms changed since the batch wrote them: by anyone, including later imports."""
+    ids = [item.firm_id for item in items]
+    firms: dict[int, tuple[int, str]] = {}
+    assessed: set[int] = set()
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        query = sa.select(FIRMS.c.id, FIRMS.c.version, FIRMS.c.name).where(FIRMS.c.id.in_(chunk))
+        firms.update({fid: (version, name) for fid, version, name in db.session.execute(query)})
+        assessed.update(db.session.scalars(sa.select(ASSIGNMENTS.c.firm_id).where(ASSIGNMENTS.c.firm_id.in_(chunk))))
+    metrics = _current_metrics(ids)
+    conflicts = []
+    for item in items:
+        version, name = firms.get(item.firm_id, (None, str(item.firm_id)))
+        stored = metrics.get(item.firm_id, {})
+        moved = version != item.version_after or any(
+            not all(same_value((stored.get(q) or {}).get(n), (after or {}).get(n)) for n in METRIC_COLUMNS)
+            or q not in stored
+            for q, after in item.metrics_after.items()
+        )
+        if item.action == ItemAction.CREATED:  # deleting it must not take later data with it
+            moved = moved or bool(set(stored) - set(item.metrics_after)) or item.firm_id in assessed
+        if moved:
+            conflicts.append(name)
+    return conflicts
+
+
 def undo_batch(batch: ImportBatch, user_id: int | None, source: str) -> int:
     """Restore every firm the batch created or changed; refuses if any changed since. Flushes."""
     items = list(db.session.scalars(sa.select(ImportItem).where(ImportItem.batch_id == batch.id)))
-    ids = [item.firm_id for item in items]
-    versions: dict[int, tuple[int, str]] = {}
-    for start in range(0, len(ids), CHUNK):
-        query = sa.select(FIRMS.c.id, FIRMS.c.version, FIRMS.c.name).where(FIRMS.c.id.in_(ids[start : start + CHUNK]))
-        versions.update({fid: (version, name) for fid, version, name in db.session.execute(query)})
-    moved = [
-        versions[i.firm_id][1] for i in items if i.firm_id in versions and versions[i.firm_id][0] != i.version_after
-    ]
-    if moved:
-        raise UndoConflictError(moved)
+    conflicts = _undo_conflicts(items)
+    if conflicts:
+        raise ImportConflictError(conflicts)
     now = utcnow()
-    created = [item.firm_id for item in items if item.action == ItemAction.CREATED]
-    events = []
+    restore = [
+        {**_from_json(FIRMS, item.firm_before), "_id": item.firm_id}
+        for item in items
+        if item.action == ItemAction.UPDATED and item.firm_before
+    ]
+    for columns, group in _grouped(restore).items():
+        names = [c for c in columns if c != "_id"]
+        statement = (
+            sa.update(FIRMS)
+            .where(FIRMS.c.id == sa.bindparam("_id"))
+            .values({**{n: sa.bindparam(n) for n in names}, "version": FIRMS.c.version + 1, "updated_at": now})
+        )
+        _executemany(statement, group)
+    deletes, metric_restores = [], []
     for item in items:
-        if item.action == ItemAction.UPDATED:
-            if item.firm_before:
-                values = _from_json(FIRMS, item.firm_before)
-                db.session.execute(
-                    sa.update(FIRMS)
-                    .where(FIRMS.c.id == item.firm_id)
-                    .values(**values, version=FIRMS.c.version + 1, updated_at=now)
-                )
-            if item.metric_written:
-                where = (METRICS.c.firm_id == item.firm_id) & (METRICS.c.quarter == item.quarter)
-                if item.metric_before is None:
-                    db.session.execute(sa.delete(METRICS).where(where))
-                else:
-                    db.session.execute(
-                        sa.update(METRICS).where(where).values(**_from_json(METRICS, item.metric_before))
-                    )
-        events.append(
+        if item.action != ItemAction.UPDATED:
+            continue
+        for quarter, before in item.metrics_before.items():
+            if before is None:
+                deletes.append({"_firm_id": item.firm_id, "_quarter": quarter})
+            else:
+                metric_restores.append({**_from_json(METRICS, before), "_firm_id": item.firm_id, "_quarter": quarter})
+    where = (METRICS.c.firm_id == sa.bindparam("_firm_id")) & (METRICS.c.quarter == sa.bindparam("_quarter"))
+    if deletes:
+        _executemany(sa.delete(METRICS).where(where), deletes)
+    for columns, group in _grouped(metric_restores).items():
+        names = [c for c in columns if not c.startswith("_")]
+        _executemany(sa.update(METRICS).where(where).values({n: sa.bindparam(n) for n in names}), group)
+    created = [item.firm_id for item in items if item.action == ItemAction.CREATED]
+    for start in range(0, len(created), CHUNK):
+        chunk = created[start : start + CHUNK]
+        db.session.execute(sa.delete(METRICS).where(METRICS.c.firm_id.in_(chunk)))
+        db.session.execute(sa.delete(FIRMS).where(FIRMS.c.id.in_(chunk)))
+    bulk_insert(
+        AUDIT,
+        [
             {
                 "created_at": now,
                 "user_id": user_id,
@@ -236,17 +305,15 @@ def undo_batch(batch: ImportBatch, user_id: int | None, source: str) -> int:
                 "object_id": str(item.firm_id),
                 "before": None,
                 "after": {
+                    **(item.firm_before or {}),
                     "_batch": batch.id,
-                    "restored": item.firm_before or {},
-                    "deleted": item.action == ItemAction.CREATED,
+                    "_deleted": item.action == ItemAction.CREATED,
+                    "_version": item.version_after + (1 if item.firm_before else 0),
                 },
                 "source_address": source,
             }
-        )
-    for start in range(0, len(created), CHUNK):
-        chunk = created[start : start + CHUNK]
-        db.session.execute(sa.delete(METRICS).where(METRICS.c.firm_id.in_(chunk)))
-        db.session.execute(sa.delete(FIRMS).where(FIRMS.c.id.in_(chunk)))
-    bulk_insert(AUDIT, events)
+            for item in items
+        ],
+    )
     db.session.expire_all()
     return len(items)

@@ -1,8 +1,8 @@
 """Planning an import: read every row, normalise and validate it, match it to the roster, and
 decide what would be created, updated or left unchanged — before anything is written.
 
-The plan reads the database (streets, buildings, officers, existing firms and metrics) but
-writes nothing; `apply.py` writes a plan in one transaction.
+One firm may span several rows (one per quarter of metrics); the plan holds one entry per firm
+with its metric rows. The plan reads the database but writes nothing; `apply.py` writes it.
 """
 
 from __future__ import annotations
@@ -11,53 +11,45 @@ import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
 
-from ..domain.credit_codes import CreditCodeError, validate_credit_code
-from ..domain.industry import IndustryCodeError, validate_industry_code
-from ..domain.text import clean_code, clean_text
-from ..domain.tiers import CHAIN_CHINESE, Chain, FirmStatus, Role
+from ..domain.credit_codes import CreditCodeError, normalise_credit_code
+from ..domain.text import clean_text
+from ..domain.tiers import Role
 from ..extensions import db
-from ..models import Building, Firm, ImportMode, QuarterlyMetric, Street, User
+from ..models import Building, Firm, ImportMode, QuarterlyMetric, Street, User, user_streets
 from ..permissions import OFFICER_FIRM_FIELDS, can_create_firm
 from ..scoping import street_ids_for
 from . import cells
 from .cells import CellError
-from .columns import FIRM_COLUMNS, HEADER_SEARCH_ROWS, METRIC_COLUMNS, HeaderRow, header_at, header_label, money_scale
+from .columns import HEADER_SEARCH_ROWS, METRIC_COLUMNS, HeaderRow, header_at, header_label
+from .parsing import CREDIT_CODE_MESSAGES, Column, columns_for, display, is_note_or_total
 from .reading import Table
 
 CHUNK = 500
 PREVIEW_ROWS = 20
-#: Words in the first cells that mark a totals row (合计) or a notes row.
-TOTAL_WORDS = ("合计", "总计", "小计", "累计")
-NOTE_PREFIXES = ("注", "说明", "备注", "填表", "制表", "审核", "单位：", "单位:")
-
 #: Firm columns as stored: the roster's street/building/officer become ids.
 STORED_FIELD = {"street": "street_id", "building": "building_id", "officer": "officer_id"}
 REQUIRED_FOR_NEW = ("name", "street")
-_STATUS_WORDS = {
-    "正常": FirmStatus.ACTIVE,
-    "在营": FirmStatus.ACTIVE,
-    "存续": FirmStatus.ACTIVE,
-    "开业": FirmStatus.ACTIVE,
-    "ACTIVE": FirmStatus.ACTIVE,
-    "迁出": FirmStatus.RELOCATING,
-    "迁出中": FirmStatus.RELOCATING,
-    "拟迁出": FirmStatus.RELOCATING,
-    "RELOCATING": FirmStatus.RELOCATING,
-    "注销": FirmStatus.DEREGISTERED,
-    "已注销": FirmStatus.DEREGISTERED,
-    "吊销": FirmStatus.DEREGISTERED,
-    "DEREGISTERED": FirmStatus.DEREGISTERED,
-}
-_CHAIN_WORDS = {name: chain for chain, name in CHAIN_CHINESE.items()} | {c.value.upper(): c for c in Chain}
+#: Never cleared by "empty cells clear stored values": the firm cannot be without them.
+NEVER_BLANKED = frozenset({"credit_code", "name", "street", "status"})
+#: What a user with a street scope is told about a firm it may not see, whether or not it exists.
+NOT_YOURS = "不在您负责的街道范围内或系统中没有该企业"
+FIRM_STORED_COLUMNS = (
+    "credit_code", "name", "registration_number", "chain", "industry_code", "street_id", "building_id",
+    "established", "registered_capital", "above_scale", "is_high_tech", "is_specialised", "is_listed",
+    "is_chain_leader", "is_abnormal", "has_serious_violation", "status", "contact_name", "contact_phone", "officer_id",
+)  # fmt: skip
 
 
 class ImportPermissionError(PermissionError):
     """The user may not import rosters at all."""
+
+
+class RosterFormatError(ValueError):
+    """The file has no recognisable roster header; the message says what to do."""
 
 
 @dataclass
@@ -84,26 +76,42 @@ class RowError:
 
 
 @dataclass
-class PlannedRow:
-    """One valid data row and what applying it does."""
+class MetricWrite:
+    """One quarter's metric row to insert or change."""
 
     row: int
+    quarter: str
+    values: dict[str, Any]  # the columns to write (new values)
+    before: dict[str, Any] | None  # the stored row before; None when it does not exist
+
+    @property
+    def after(self) -> dict[str, Any]:
+        """The whole row as it will be stored."""
+        return {name: (self.before or {}).get(name) for name in METRIC_COLUMNS} | self.values
+
+
+@dataclass
+class PlannedFirm:
+    """One firm of the file and what applying does to it."""
+
+    rows: list[int]  # the Excel rows it came from
     credit_code: str
     firm_id: int | None  # None: the firm will be created
-    firm_values: dict[str, Any]  # stored column → value, for a new firm or the changed fields
-    firm_before: dict[str, Any]  # stored column → value before, for changed fields
-    version: int | None
-    quarter: str | None
-    metric_values: dict[str, Any]  # metric column → value to write (changed or new)
-    metric_before: dict[str, Any] | None  # the metric row before (None: it will be created)
-    metric_exists: bool = False
+    firm_values: dict[str, Any]  # stored column → value: all of a new firm's, or the changed ones
+    firm_before: dict[str, Any]  # stored column → value before, for the changed ones
+    version: int | None  # the stored version the changes are based on
+    metrics: list[MetricWrite] = field(default_factory=list)
+
+    @property
+    def row(self) -> int:
+        return self.rows[0]
 
     @property
     def action(self) -> str:
         """created, updated or unchanged."""
         if self.firm_id is None:
             return "created"
-        return "updated" if self.firm_values or self.metric_values else "unchanged"
+        return "updated" if self.firm_values or self.metrics else "unchanged"
 
 
 @dataclass
@@ -114,14 +122,14 @@ class ImportPlan:
     header: HeaderRow | None
     mapping: dict[int, str]
     total_rows: int = 0
-    rows: list[PlannedRow] = field(default_factory=list)
+    firms: list[PlannedFirm] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     invalid_rows: set[int] = field(default_factory=set)
     preview: list[dict[str, Any]] = field(default_factory=list)
 
     def count(self, action: str) -> int:
-        """How many rows would be created, updated or left unchanged."""
-        return sum(1 for row in self.rows if row.action == action)
+        """How many firms would be created, updated or left unchanged."""
+        return sum(1 for firm in self.firms if firm.action == action)
 
     @property
     def has_metrics(self) -> bool:
@@ -138,32 +146,25 @@ class ImportPlan:
         }
 
 
-class RosterFormatError(ValueError):
-    """The file has no recognisable roster header; the message says what to do."""
-
-
-def _display(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, (dt.datetime, dt.date)):
-        return value.isoformat()[:10]
-    return str(value)[:200]
-
-
 class _Lookups:
-    """Streets, buildings and officers by name, loaded once per plan."""
+    """Streets, buildings and active officers by name, loaded once per plan."""
 
     def __init__(self) -> None:
         self.streets = {s.name: s.id for s in db.session.scalars(sa.select(Street))}
         self.street_names = {v: k for k, v in self.streets.items()}
         self.buildings = {(b.street_id, b.name): b.id for b in db.session.scalars(sa.select(Building))}
-        self.officers: dict[str, int] = {}
-        for user in db.session.scalars(sa.select(User).where(User.role == Role.OFFICER)):
-            self.officers.setdefault(user.username, user.id)
-            if user.display_name:
-                self.officers.setdefault(user.display_name, user.id)
+        self.building_street = {bid: sid for (sid, _), bid in self.buildings.items()}
+        self.officers: dict[str, int | None] = {}  # None: two officers share the name
+        officers = db.session.scalars(sa.select(User).where(User.role == Role.OFFICER, User.active.is_(True)))
+        for user in officers:
+            self.officers[user.username] = user.id
+        for user in db.session.scalars(sa.select(User).where(User.role == Role.OFFICER, User.active.is_(True))):
+            if user.display_name and user.display_name != user.username:
+                taken = user.display_name in self.officers and self.officers[user.display_name] != user.id
+                self.officers[user.display_name] = None if taken else user.id
+        self.officer_streets: dict[int, set[int]] = {}
+        for user_id, street_id in db.session.execute(sa.select(user_streets.c.user_id, user_streets.c.street_id)):
+            self.officer_streets.setdefault(user_id, set()).add(street_id)
 
     def street_id(self, value: object) -> int:
         if isinstance(value, str) and value in self.streets:  # the usual case, exact
@@ -176,143 +177,24 @@ class _Lookups:
             return candidates[0]
         raise CellError(f"街道“{name}”不在街道列表中，请使用系统中的街道名称（如 临平街道、塘栖镇）")
 
-    def building_id(self, value: object, street_id: int | None) -> int:
+    def building_id(self, value: object, street_id: int) -> int:
         name = clean_text(value)
-        if street_id is not None and (street_id, name) in self.buildings:
+        if (street_id, name) in self.buildings:
             return self.buildings[(street_id, name)]
-        matches = [bid for (sid, bname), bid in self.buildings.items() if bname == name]
-        if street_id is None and len(matches) == 1:
-            return matches[0]
-        raise CellError(f"楼宇“{name}”不在该街道的楼宇列表中，请先由管理员添加该楼宇")
-
-    def officer_id(self, value: object) -> int:
-        name = clean_text(value)
-        if name in self.officers:
-            return self.officers[name]
-        raise CellError(f"服务专员“{name}”不是系统中的服务专员账号")
-
-
-def _parse_name(value: object) -> str:
-    text = cells.parse_text(value, 200)
-    if not text:
-        raise CellError("企业名称不能为空")
-    return text
-
-
-def _parse_registration_number(value: object) -> str:
-    text = clean_code(cells.parse_text(value, 20))
-    if not (text.isdigit() and len(text) == 15):
-        raise CellError("工商注册号应为15位数字")
-    return text
-
-
-def _parse_chain(value: object) -> Chain:
-    text = clean_code(value).upper().replace(" ", "")
-    for word, chain in _CHAIN_WORDS.items():
-        if text == word.upper() or (len(text) >= 2 and word.endswith(text)):
-            return chain
-    raise CellError("产业链应为 数字时尚、数字贸易、数字科技 或 其他")
-
-
-def _parse_industry_code(value: object) -> str:
-    try:
-        return validate_industry_code(str(int(value)) if isinstance(value, float) else str(value))
-    except IndustryCodeError as exc:
-        raise CellError("国民经济行业代码无效，应为门类字母加2–4位数字（如 C3511）") from exc
-
-
-def _parse_established(value: object) -> dt.date:
-    day = cells.parse_date(value)
-    if not dt.date(1900, 1, 1) <= day <= dt.date.today():
-        raise CellError("成立日期不合理（不能晚于今天）")
-    return day
-
-
-def _parse_status(value: object) -> FirmStatus:
-    word = clean_code(value).upper()
-    if word in _STATUS_WORDS:
-        return _STATUS_WORDS[word]
-    raise CellError("经营状态应为 正常、迁出中 或 已注销")
-
-
-def _unchanged(value: object) -> object:
-    return value  # street, building and officer names are resolved with the lookups
-
-
-def cell_parser(name: str, header: str) -> Callable[[object], Any]:
-    """The function that reads one column's cells, given the column's header (for its unit)."""
-    simple: dict[str, Callable[[object], Any]] = {
-        "credit_code": lambda value: validate_credit_code(str(value)),
-        "quarter": cells.parse_quarter,
-        "name": _parse_name,
-        "registration_number": _parse_registration_number,
-        "chain": _parse_chain,
-        "industry_code": _parse_industry_code,
-        "established": _parse_established,
-        "status": _parse_status,
-        "contact_name": partial(cells.parse_text, max_length=64),
-        "contact_phone": cells.parse_phone,
-        "street": _unchanged,
-        "building": _unchanged,
-        "officer": _unchanged,
-        "employees": cells.parse_count,
-        "floor_area_m2": cells.parse_area,
-        "land_mu": cells.parse_area,
-    }
-    if name in simple:
-        return simple[name]
-    if name in ("registered_capital", "revenue", "tax", "rd_spend"):
-        return partial(cells.parse_money, unit_scale=money_scale(header))
-    return cells.parse_flag  # the is_* / above_scale flags
-
-
-@dataclass(frozen=True)
-class _Column:
-    """One mapped column: where it is, what it holds and how to read it."""
-
-    index: int
-    name: str
-    label: str
-    kind: str  # "code", "quarter", "metric" or "firm"
-    parse: Callable[[object], Any]
-
-
-def _columns(mapping: dict[int, str], header: HeaderRow) -> list[_Column]:
-    columns = []
-    for index, name in sorted(mapping.items()):
-        label = header.headers[index] if index < len(header.headers) and header.headers[index] else header_label(name)
-        kind = {"credit_code": "code", "quarter": "quarter"}.get(name) or (
-            "metric" if name in METRIC_COLUMNS else "firm"
+        raise CellError(
+            f"楼宇“{name}”不在{self.street_names.get(street_id, '该街道')}的楼宇列表中，请先由管理员添加该楼宇"
         )
-        if kind == "firm" and name not in FIRM_COLUMNS:
-            continue  # informational columns (服务层级) are read, not imported
-        columns.append(_Column(index, name, label, kind, cell_parser(name, label)))
-    return columns
 
-
-_CREDIT_CODE_MESSAGES = {
-    "length": "统一社会信用代码应为18位",
-    "format": "统一社会信用代码含有不允许的字符（不使用 I、O、S、V、Z）",
-    "checksum": "统一社会信用代码校验位不正确，请核对营业执照",
-}
-
-
-def _is_note_or_total(row: Sequence[object], code_index: int | None) -> bool:
-    """A 合计 row, a 注/说明 row or a row of blanks: not data."""
-    code = row[code_index] if code_index is not None and code_index < len(row) else None
-    if isinstance(code, str) and len(code) >= 15:  # the usual data row, decided cheaply
-        first = row[0]
-        return isinstance(first, str) and first.strip().startswith(TOTAL_WORDS)
-    filled = [c for c in row if not cells.is_blank(c)]
-    if not filled:
-        return True
-    leading = [clean_text(c).replace(" ", "") for c in row[:3] if isinstance(c, str)]
-    if any(text in TOTAL_WORDS or text.startswith(TOTAL_WORDS) for text in leading):
-        return True
-    has_code = code_index is not None and code_index < len(row) and not cells.is_blank(row[code_index])
-    if not has_code and len(filled) == 1 and isinstance(filled[0], str):
-        return clean_text(filled[0]).startswith(NOTE_PREFIXES) or len(filled[0]) > 20
-    return False
+    def officer_id(self, value: object, street_id: int) -> int:
+        name = clean_text(value)
+        if name not in self.officers:
+            raise CellError(f"服务专员“{name}”不是系统中在用的服务专员账号")
+        user_id = self.officers[name]
+        if user_id is None:
+            raise CellError(f"有多名服务专员叫“{name}”，请填写其登录名")
+        if street_id not in self.officer_streets.get(user_id, set()):
+            raise CellError(f"服务专员“{name}”不负责{self.street_names.get(street_id, '该街道')}")
+        return user_id
 
 
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
@@ -320,34 +202,10 @@ def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
-_FIRM_STORED_COLUMNS = [
-    "credit_code",
-    "name",
-    "registration_number",
-    "chain",
-    "industry_code",
-    "street_id",
-    "building_id",
-    "established",
-    "registered_capital",
-    "above_scale",
-    "is_high_tech",
-    "is_specialised",
-    "is_listed",
-    "is_chain_leader",
-    "is_abnormal",
-    "has_serious_violation",
-    "status",
-    "contact_name",
-    "contact_phone",
-    "officer_id",
-]
-
-
 def _existing_firms(codes: list[str]) -> dict[str, dict[str, Any]]:
     """Stored firms by credit code, as plain dicts (no ORM objects: apply writes with Core)."""
     table = Firm.__table__
-    columns = [table.c.id, table.c.version] + [table.c[name] for name in _FIRM_STORED_COLUMNS]
+    columns = [table.c.id, table.c.version, table.c.credit_code_exception] + [table.c[n] for n in FIRM_STORED_COLUMNS]
     found: dict[str, dict[str, Any]] = {}
     for chunk in _chunks(codes):
         for row in db.session.execute(sa.select(*columns).where(table.c.credit_code.in_(chunk))).mappings():
@@ -370,15 +228,41 @@ def _existing_metrics(pairs: list[tuple[int, str]]) -> dict[tuple[int, str], dic
     return found
 
 
+def same_value(stored: object, new: object) -> bool:
+    """Equal as stored: decimals by value, enums by value, dates by day."""
+    if stored is None or new is None:
+        return stored is None and new is None
+    if isinstance(new, Decimal | float) or isinstance(stored, Decimal | float):
+        try:
+            return Decimal(str(stored)) == Decimal(str(new))
+        except ArithmeticError:
+            return False
+    if hasattr(stored, "value") or hasattr(new, "value"):
+        return getattr(stored, "value", stored) == getattr(new, "value", new)
+    if isinstance(stored, dt.datetime):
+        stored = stored.date()
+    return bool(stored == new)
+
+
 @dataclass
 class _ParsedRow:
     row: int
     credit_code: str
     firm: dict[str, Any]  # roster field → parsed value (street/building/officer still names)
-    blanks: set[str]  # mapped fields whose cell was blank
+    blanks: set[str]  # mapped firm fields whose cell was blank
     metrics: dict[str, Any]
     metric_blanks: set[str]
     quarter: str | None
+
+
+@dataclass
+class _FirmRows:
+    """The rows of one credit code, merged: firm fields from all, a metric entry per quarter."""
+
+    rows: list[int]
+    firm: dict[str, Any]
+    blanks: set[str]
+    metrics: list[_ParsedRow]
 
 
 class RosterPlanner:
@@ -399,59 +283,69 @@ class RosterPlanner:
         self.may_create = user is None or can_create_firm(user)
         self.firm_fields = None if user is None or user.role in (Role.ADMIN, Role.SUPERVISOR) else OFFICER_FIRM_FIELDS
 
-    def plan(self, table: Table, mapping: dict[int, str] | None = None, header: HeaderRow | None = None) -> ImportPlan:
+    # --- reading -----------------------------------------------------------------------------
+
+    def plan(self, table: Table, mapping: dict[int, str] | None = None) -> ImportPlan:
         """Read, validate and match every row; write nothing."""
         rows = table.rows()
+        header = None
+        for index, row_cells in enumerate(rows):
+            header = header_at(index, row_cells)
+            if header is not None or index + 1 >= HEADER_SEARCH_ROWS:
+                break
         if header is None:
-            for index, cells_ in enumerate(rows):
-                header = header_at(index, cells_)
-                if header is not None or index + 1 >= HEADER_SEARCH_ROWS:
-                    break
-            if header is None:
-                raise RosterFormatError(
-                    "没有找到表头：请确认第一张工作表中有一行表头，至少包含“统一社会信用代码”“企业名称”“所在街道”等三列"
-                )
-        else:
-            for index, _cells in enumerate(rows):
-                if index >= header.index:
-                    break
+            raise RosterFormatError(
+                "没有找到表头：请确认第一张工作表中有一行表头，至少包含“统一社会信用代码”“企业名称”“所在街道”等三列"
+            )
         if mapping is None and self.remembered is not None:
             mapping = self.remembered(header)
-        mapping = dict(mapping if mapping is not None else header.mapping)
+        width = len(header.headers)
+        mapping = {i: f for i, f in (mapping if mapping is not None else header.mapping).items() if 0 <= i < width}
         plan = ImportPlan(table_format=table.format, header=header, mapping=mapping)
-        code_index = next((i for i, f in mapping.items() if f == "credit_code"), None)
+        columns = [self._accepting_known_exceptions(c) if c.kind == "code" else c for c in columns_for(mapping, header)]
+        code_index = next((c.index for c in columns if c.kind == "code"), None)
         if code_index is None:
             plan.errors.append(RowError(header.index + 1, "统一社会信用代码", "", "表头中没有“统一社会信用代码”列"))
             return plan
-        columns = _columns(mapping, header)
         parsed: list[_ParsedRow] = []
-        seen: dict[tuple[str, str | None], int] = {}
-        lookups = _Lookups()
         excel_row = header.index + 1
-        for cells_ in rows:
+        for row_cells in rows:
             excel_row += 1
-            if _is_note_or_total(cells_, code_index):
+            if is_note_or_total(row_cells, code_index):
                 continue
             plan.total_rows += 1
-            row = self._parse_row(excel_row, cells_, columns, plan)
-            if row is None:
-                continue
-            key = (row.credit_code, row.quarter)
-            if key in seen:
-                self._error(plan, excel_row, "统一社会信用代码", row.credit_code, f"与第 {seen[key]} 行重复")
-                continue
-            seen[key] = excel_row
-            parsed.append(row)
-        self._match(parsed, lookups, plan)
+            row = self._parse_row(excel_row, row_cells, columns, plan)
+            if row is not None:
+                parsed.append(row)
+        labels = {c.name: c.label for c in columns}
+        self._match(self._merge(parsed, labels, plan), labels, plan)
         plan.errors.sort(key=lambda e: e.row)
         return plan
 
+    @staticmethod
+    def _accepting_known_exceptions(column: Column) -> Column:
+        """A stored firm whose failing code an admin accepted imports under that code again."""
+        accepted = set(db.session.scalars(sa.select(Firm.credit_code).where(Firm.credit_code_exception.is_not(None))))
+        if not accepted:
+            return column
+
+        def parse(value: object) -> Any:
+            try:
+                return column.parse(value)
+            except CreditCodeError:
+                code = normalise_credit_code(str(value))
+                if code in accepted:
+                    return code
+                raise
+
+        return Column(column.index, column.name, column.label, column.kind, parse)
+
     def _error(self, plan: ImportPlan, row: int, column: str, value: object, message: str) -> None:
-        plan.errors.append(RowError(row, column, _display(value), message))
+        plan.errors.append(RowError(row, column, display(value), message))
         plan.invalid_rows.add(row)
 
     def _parse_row(
-        self, excel_row: int, row_cells: Sequence[object], columns: list[_Column], plan: ImportPlan
+        self, excel_row: int, row_cells: Sequence[object], columns: list[Column], plan: ImportPlan
     ) -> _ParsedRow | None:
         errors_before = len(plan.errors)
         firm: dict[str, Any] = {}
@@ -474,11 +368,15 @@ class RosterPlanner:
                 parsed = column.parse(value)
             except CreditCodeError as exc:
                 code_failed = True
-                message = _CREDIT_CODE_MESSAGES.get(exc.reason, "统一社会信用代码无效")
-                self._error(plan, excel_row, column.label, value, message)
+                self._error(
+                    plan, excel_row, column.label, value, CREDIT_CODE_MESSAGES.get(exc.reason, "统一社会信用代码无效")
+                )
                 continue
             except CellError as exc:
                 self._error(plan, excel_row, column.label, value, str(exc))
+                continue
+            except (ValueError, ArithmeticError, TypeError):  # a value no parser foresaw: an error, not a crash
+                self._error(plan, excel_row, column.label, value, "无法识别该值，请检查单元格内容")
                 continue
             if column.kind == "firm":
                 firm[column.name] = parsed
@@ -496,156 +394,191 @@ class RosterPlanner:
             return None
         return _ParsedRow(excel_row, code, firm, blanks, metrics, metric_blanks, quarter)
 
-    def _resolve(
-        self,
-        row: _ParsedRow,
-        existing: dict[str, Any] | None,
-        lookups: _Lookups,
-        plan: ImportPlan,
-        labels: dict[str, str],
-    ) -> dict[str, Any] | None:
-        """Roster fields to stored columns (names to ids), with blanks per the overwrite option."""
-        values: dict[str, Any] = {}
-        ok = True
-        for name, value in row.firm.items():
-            try:
-                if name == "street":
-                    values["street_id"] = lookups.street_id(value)
-                elif name == "officer":
-                    values["officer_id"] = lookups.officer_id(value)
-                elif name != "building":
-                    values[name] = value
-            except CellError as exc:
-                self._error(plan, row.row, labels[name], value, str(exc))
-                ok = False
-        if "building" in row.firm:
-            street_id = values.get("street_id", existing["street_id"] if existing else None)
-            try:
-                values["building_id"] = lookups.building_id(row.firm["building"], street_id)
-            except CellError as exc:
-                self._error(plan, row.row, labels["building"], row.firm["building"], str(exc))
-                ok = False
-        if self.options.overwrite_blanks and existing is not None:
-            for name in row.blanks:
-                stored = STORED_FIELD.get(name, name)
-                if name in ("name", "street", "credit_code"):
-                    continue  # never blanked: required
-                values[stored] = False if name.startswith(("is_", "has_", "above_")) else None
-        return values if ok else None
-
-    def _match(self, parsed: list[_ParsedRow], lookups: _Lookups, plan: ImportPlan) -> None:
-        labels = {name: plan.header.headers[i] if plan.header else name for i, name in plan.mapping.items()}
-        existing = _existing_firms([r.credit_code for r in parsed])
-        metric_pairs = [
-            (existing[r.credit_code]["id"], r.quarter) for r in parsed if r.quarter and r.credit_code in existing
-        ]
-        metrics = _existing_metrics(metric_pairs) if plan.has_metrics else {}
+    def _merge(self, parsed: list[_ParsedRow], labels: dict[str, str], plan: ImportPlan) -> dict[str, _FirmRows]:
+        """Group rows by credit code: firm fields must agree; one metric row per quarter."""
+        merged: dict[str, _FirmRows] = {}
+        quarters: dict[tuple[str, str], int] = {}
         for row in parsed:
-            stored = existing.get(row.credit_code)
-            values = self._resolve(row, stored, lookups, plan, labels)
-            if values is None:
+            group = merged.get(row.credit_code)
+            if group is None:
+                merged[row.credit_code] = _FirmRows(
+                    [row.row], dict(row.firm), set(row.blanks), [row] if row.quarter else []
+                )
+                if row.quarter:
+                    quarters[(row.credit_code, row.quarter)] = row.row
                 continue
-            code_label = labels.get("credit_code", "统一社会信用代码")
-            if stored is None:
-                planned = self._plan_new(row, values, plan, code_label, lookups)
-            else:
-                planned = self._plan_update(row, values, stored, metrics, plan, code_label, lookups)
-            if planned is not None:
-                plan.rows.append(planned)
-                if len(plan.preview) < PREVIEW_ROWS:
-                    plan.preview.append(self._preview(planned, stored, lookups))
+            clash = next((n for n, v in row.firm.items() if n in group.firm and not same_value(group.firm[n], v)), None)
+            if clash is not None:
+                self._error(
+                    plan,
+                    row.row,
+                    labels.get(clash, clash),
+                    row.firm[clash],
+                    f"与第 {group.rows[0]} 行同一企业的信息不一致",
+                )
+                continue
+            if row.quarter is None or (row.credit_code, row.quarter) in quarters:
+                first = quarters.get((row.credit_code, row.quarter or ""), group.rows[0])
+                self._error(
+                    plan,
+                    row.row,
+                    labels.get("credit_code", "统一社会信用代码"),
+                    row.credit_code,
+                    f"与第 {first} 行重复",
+                )
+                continue
+            quarters[(row.credit_code, row.quarter)] = row.row
+            group.rows.append(row.row)
+            group.firm.update(row.firm)
+            group.blanks &= row.blanks
+            group.metrics.append(row)
+        return merged
+
+    # --- matching ----------------------------------------------------------------------------
 
     def _in_scope(self, street_id: int | None) -> bool:
         return self.scope is None or street_id in self.scope
 
-    def _plan_new(
-        self, row: _ParsedRow, values: dict[str, Any], plan: ImportPlan, code_label: str, lookups: _Lookups
-    ) -> PlannedRow | None:
-        if self.options.mode == ImportMode.UPDATE:
-            self._error(plan, row.row, code_label, row.credit_code, "系统中没有该企业（当前为“仅更新”模式）")
+    def _resolve(
+        self,
+        code: str,
+        group: _FirmRows,
+        stored: dict[str, Any] | None,
+        lookups: _Lookups,
+        labels: dict[str, str],
+        plan: ImportPlan,
+    ) -> dict[str, Any] | None:
+        """Roster fields to stored columns (names to ids), with blanks per the overwrite option."""
+        values: dict[str, Any] = {k: v for k, v in group.firm.items() if k not in STORED_FIELD}
+        row = group.rows[0]
+        try:
+            if "street" in group.firm:
+                values["street_id"] = lookups.street_id(group.firm["street"])
+        except CellError as exc:
+            self._error(plan, row, labels["street"], group.firm["street"], str(exc))
             return None
+        street_id = values.get("street_id", stored["street_id"] if stored else None)
+        for name, column in (("building", "building_id"), ("officer", "officer_id")):
+            if name in group.firm and street_id is not None:
+                try:
+                    find = lookups.building_id if name == "building" else lookups.officer_id
+                    values[column] = find(group.firm[name], street_id)
+                except CellError as exc:
+                    self._error(plan, row, labels[name], group.firm[name], str(exc))
+                    return None
+        old_building = stored["building_id"] if stored is not None and street_id != stored["street_id"] else None
+        if old_building and "building" not in group.firm and lookups.building_street.get(old_building) != street_id:
+            values["building_id"] = None  # the old street's building does not follow the firm
+        if self.options.overwrite_blanks and stored is not None:
+            for name in group.blanks - NEVER_BLANKED:
+                values[STORED_FIELD.get(name, name)] = False if name.startswith(("is_", "has_", "above_")) else None
+        return values
+
+    def _match(self, merged: dict[str, _FirmRows], labels: dict[str, str], plan: ImportPlan) -> None:
+        lookups = _Lookups()
+        existing = _existing_firms(list(merged))
+        pairs = [
+            (existing[code]["id"], m.quarter)
+            for code, g in merged.items()
+            if code in existing
+            for m in g.metrics
+            if m.quarter is not None
+        ]
+        metrics = _existing_metrics(pairs) if pairs else {}
+        code_label = labels.get("credit_code", "统一社会信用代码")
+        for code, group in merged.items():
+            stored = existing.get(code)
+            if stored is not None and not self._in_scope(stored["street_id"]):
+                self._error(plan, group.rows[0], code_label, code, NOT_YOURS)
+                continue
+            values = self._resolve(code, group, stored, lookups, labels, plan)
+            if values is None:
+                continue
+            if stored is None:
+                planned = self._plan_new(code, group, values, plan, code_label, lookups)
+            else:
+                planned = self._plan_update(code, group, values, stored, metrics, plan, code_label)
+            if planned is not None:
+                plan.firms.append(planned)
+                if len(plan.preview) < PREVIEW_ROWS:
+                    plan.preview.append(self._preview(planned, stored, lookups))
+
+    def _metric_writes(
+        self, group: _FirmRows, firm_id: int | None, metrics: dict[tuple[int, str], dict[str, Any]]
+    ) -> list[MetricWrite]:
+        writes = []
+        for row in group.metrics:
+            assert row.quarter is not None
+            wanted = dict(row.metrics)
+            if self.options.overwrite_blanks:
+                wanted.update(dict.fromkeys(row.metric_blanks))
+            current = metrics.get((firm_id, row.quarter)) if firm_id is not None else None
+            if current is None:
+                values = {k: v for k, v in wanted.items() if v is not None}
+            else:
+                values = {k: v for k, v in wanted.items() if not same_value(current.get(k), v)}
+            if values:
+                writes.append(MetricWrite(row.row, row.quarter, values, current))
+        return writes
+
+    def _plan_new(
+        self, code: str, group: _FirmRows, values: dict[str, Any], plan: ImportPlan, code_label: str, lookups: _Lookups
+    ) -> PlannedFirm | None:
+        row = group.rows[0]
         if not self.may_create:
-            self._error(plan, row.row, code_label, row.credit_code, "系统中没有该企业，您的角色不能新增企业")
+            self._error(plan, row, code_label, code, NOT_YOURS + "（您的角色不能新增企业）")
+            return None
+        if self.options.mode == ImportMode.UPDATE:
+            self._error(plan, row, code_label, code, "系统中没有该企业（当前为“仅更新”模式）")
             return None
         missing = [f for f in REQUIRED_FOR_NEW if STORED_FIELD.get(f, f) not in values]
         if missing:
-            names = "、".join(header_label(f) for f in missing)
-            self._error(plan, row.row, code_label, row.credit_code, f"新企业缺少必填项：{names}")
+            self._error(plan, row, code_label, code, f"新企业缺少必填项：{'、'.join(header_label(f) for f in missing)}")
             return None
         if not self._in_scope(values["street_id"]):
-            street = lookups.street_names.get(values["street_id"], "")
-            self._error(plan, row.row, "所在街道", street, f"{street}不在您负责的街道范围内")
+            self._error(plan, row, "所在街道", lookups.street_names.get(values["street_id"], ""), NOT_YOURS)
             return None
-        values = {**values, "credit_code": row.credit_code}
-        metric_values = dict(row.metrics) if row.metrics else {}
-        return PlannedRow(
-            row.row,
-            row.credit_code,
+        return PlannedFirm(
+            list(group.rows),
+            code,
             None,
-            values,
+            {**values, "credit_code": code},
             {},
             None,
-            row.quarter if metric_values else None,
-            metric_values,
-            None,
+            self._metric_writes(group, None, {}),
         )
 
     def _plan_update(
         self,
-        row: _ParsedRow,
+        code: str,
+        group: _FirmRows,
         values: dict[str, Any],
         stored: dict[str, Any],
         metrics: dict[tuple[int, str], dict[str, Any]],
         plan: ImportPlan,
         code_label: str,
-        lookups: _Lookups,
-    ) -> PlannedRow | None:
+    ) -> PlannedFirm | None:
+        row = group.rows[0]
         if self.options.mode == ImportMode.CREATE:
-            self._error(plan, row.row, code_label, row.credit_code, "系统中已有该企业（当前为“仅新增”模式）")
+            self._error(plan, row, code_label, code, "系统中已有该企业（当前为“仅新增”模式）")
             return None
-        for street_id in {stored["street_id"], values.get("street_id", stored["street_id"])}:
-            if not self._in_scope(street_id):
-                street = lookups.street_names.get(street_id, "")
-                self._error(plan, row.row, "所在街道", street, f"该企业属于{street}，不在您负责的街道范围内")
-                return None
-        changes = {k: v for k, v in values.items() if not _same(stored.get(k), v)}
+        if not self._in_scope(values.get("street_id", stored["street_id"])):
+            self._error(plan, row, "所在街道", "", NOT_YOURS)
+            return None
+        changes = {k: v for k, v in values.items() if not same_value(stored.get(k), v)}
         if self.firm_fields is not None:
             forbidden = sorted(set(changes) - self.firm_fields)
             if forbidden:
                 names = "、".join(
                     header_label(next((f for f, s in STORED_FIELD.items() if s == n), n)) for n in forbidden
                 )
-                self._error(plan, row.row, code_label, row.credit_code, f"您的角色不能修改：{names}")
+                self._error(plan, row, code_label, code, f"您的角色不能修改：{names}")
                 return None
         before = {k: stored.get(k) for k in changes}
-        metric_values: dict[str, Any] = {}
-        metric_before = None
-        metric_exists = False
-        if row.quarter and (row.metrics or (self.options.overwrite_blanks and row.metric_blanks)):
-            current = metrics.get((stored["id"], row.quarter))
-            metric_exists = current is not None
-            wanted = dict(row.metrics)
-            if self.options.overwrite_blanks:
-                wanted.update({name: None for name in row.metric_blanks})
-            if current is None:
-                metric_values = {k: v for k, v in wanted.items() if v is not None}
-            else:
-                metric_values = {k: v for k, v in wanted.items() if not _same(current.get(k), v)}
-                metric_before = current
-        return PlannedRow(
-            row.row,
-            row.credit_code,
-            stored["id"],
-            changes,
-            before,
-            stored["version"],
-            row.quarter if metric_values else None,
-            metric_values,
-            metric_before,
-            metric_exists,
-        )
+        writes = self._metric_writes(group, stored["id"], metrics)
+        return PlannedFirm(list(group.rows), code, stored["id"], changes, before, stored["version"], writes)
 
-    def _preview(self, planned: PlannedRow, stored: dict[str, Any] | None, lookups: _Lookups) -> dict[str, Any]:
+    def _preview(self, planned: PlannedFirm, stored: dict[str, Any] | None, lookups: _Lookups) -> dict[str, Any]:
         merged = {**(stored or {}), **planned.firm_values}
         return {
             "row": planned.row,
@@ -653,23 +586,8 @@ class RosterPlanner:
             "credit_code": planned.credit_code,
             "name": merged.get("name", ""),
             "street": lookups.street_names.get(merged.get("street_id") or 0, ""),
-            "changes": {k: _display(v) for k, v in planned.firm_values.items() if k != "credit_code"},
-            "quarter": planned.quarter,
-            "metrics": {k: _display(v) for k, v in planned.metric_values.items()},
+            "changes": {k: display(v) for k, v in planned.firm_values.items() if k != "credit_code"},
+            "metrics": [
+                {"quarter": m.quarter, **{k: display(v) for k, v in m.values.items()}} for m in planned.metrics
+            ],
         }
-
-
-def _same(stored: object, new: object) -> bool:
-    """Equal as stored: decimals by value, enums by value, dates by day."""
-    if stored is None or new is None:
-        return stored is None and new is None
-    if isinstance(new, Decimal) or isinstance(stored, Decimal):
-        try:
-            return Decimal(str(stored)) == Decimal(str(new))
-        except ArithmeticError:
-            return False
-    if hasattr(stored, "value") or hasattr(new, "value"):
-        return getattr(stored, "value", stored) == getattr(new, "value", new)
-    if isinstance(stored, dt.datetime):
-        stored = stored.date()
-    return bool(stored == new)

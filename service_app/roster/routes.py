@@ -12,21 +12,24 @@ from ..models import ImportBatch, ImportMode, ImportStatus
 from ..permissions import roles_required
 from ..security import attachment_header
 from . import bp
-from .columns import FIRM_COLUMNS, HEADERS, INFORMATIONAL_COLUMNS, METRIC_COLUMNS, header_at
+from .columns import FIRM_COLUMNS, HEADERS, INFORMATIONAL_COLUMNS, METRIC_COLUMNS
 from .forms import UploadForm
 from .plan import ImportOptions
-from .reading import RosterReadError, open_table
 from .services import (
     ImportError_,
+    build_error_report,
     confirm_batch,
     discard_batch,
     import_counts,
+    may_act_on,
     preview_batch,
     undo_import,
     upload_roster,
     visible_batches,
 )
-from .xlsx import error_report
+from .services import (
+    change_mapping as remap_batch,
+)
 
 IMPORTERS = (Role.ADMIN, Role.SUPERVISOR, Role.OFFICER)
 MAPPABLE = ("credit_code", *(f for f in FIRM_COLUMNS if f != "credit_code"), "quarter", *METRIC_COLUMNS)
@@ -36,6 +39,14 @@ def _batch_or_404(batch_id: int) -> ImportBatch:
     batch = db.session.scalars(visible_batches(current_user).where(ImportBatch.id == batch_id)).first()
     if batch is None:
         abort(404)
+    return batch
+
+
+def _acting_batch_or_404(batch_id: int) -> ImportBatch:
+    """A batch the current user may confirm, discard, remap or undo (its uploader, or an admin)."""
+    batch = _batch_or_404(batch_id)
+    if not may_act_on(batch, current_user):
+        abort(403)
     return batch
 
 
@@ -77,10 +88,8 @@ def batch(batch_id: int):
     plan = None
     if batch.status == ImportStatus.PREVIEWED:
         try:
-            plan = preview_batch(batch, current_user)
-            db.session.commit()
+            plan = preview_batch(batch)  # shown, not saved: a GET changes nothing
         except ImportError_ as exc:
-            db.session.rollback()
             flash(exc.message, "danger")
     fields = {name: HEADERS[name][0] for name in MAPPABLE}
     return render_template(
@@ -91,6 +100,7 @@ def batch(batch_id: int):
         fields=fields,
         informational=INFORMATIONAL_COLUMNS,
         errors=batch.errors[:500],
+        may_act=may_act_on(batch, current_user),
     )
 
 
@@ -98,7 +108,7 @@ def batch(batch_id: int):
 @roles_required(*IMPORTERS)
 def change_mapping(batch_id: int):
     """Change which column holds which field, then preview again."""
-    batch = _batch_or_404(batch_id)
+    batch = _acting_batch_or_404(batch_id)
     mapping: dict[int, str] = {}
     for key, value in request.form.items():
         if key.startswith("col_") and key[4:].isdigit() and value in MAPPABLE:
@@ -107,7 +117,7 @@ def change_mapping(batch_id: int):
                 return redirect(url_for(".batch", batch_id=batch.id))
             mapping[int(key[4:])] = value
     try:
-        preview_batch(batch, current_user, mapping)
+        remap_batch(batch, mapping, current_user)
     except ImportError_ as exc:
         db.session.rollback()
         flash(exc.message, "danger")
@@ -121,7 +131,7 @@ def change_mapping(batch_id: int):
 @roles_required(*IMPORTERS)
 def confirm(batch_id: int):
     """Apply the batch: one transaction, all rows or none."""
-    batch = _batch_or_404(batch_id)
+    batch = _acting_batch_or_404(batch_id)
     try:
         confirm_batch(batch, current_user, _source())
     except ImportError_ as exc:
@@ -138,7 +148,7 @@ def confirm(batch_id: int):
 @roles_required(*IMPORTERS)
 def discard(batch_id: int):
     """Drop a batch that was not applied."""
-    batch = _batch_or_404(batch_id)
+    batch = _acting_batch_or_404(batch_id)
     try:
         discard_batch(batch, current_user)
     except ImportError_ as exc:
@@ -154,7 +164,7 @@ def discard(batch_id: int):
 @roles_required(*IMPORTERS)
 def undo(batch_id: int):
     """Restore every firm the batch created or changed."""
-    batch = _batch_or_404(batch_id)
+    batch = _acting_batch_or_404(batch_id)
     try:
         count = undo_import(batch, current_user, _source())
     except ImportError_ as exc:
@@ -174,12 +184,9 @@ def errors_report(batch_id: int):
     if not batch.errors or batch.upload is None:
         abort(404)
     try:
-        table = open_table(batch.upload.data)
-        rows = list(table.rows())
-    except RosterReadError:
+        data = build_error_report(batch)
+    except ImportError_:
         abort(404)
-    header_index = next((i for i, cells in enumerate(rows[:50]) if header_at(i, cells)), 0)
-    data = error_report(rows, header_index, batch.errors)
     name = f"错误报告_{batch.id}.xlsx"
     return Response(
         data,

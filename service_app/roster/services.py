@@ -14,13 +14,15 @@ from ..domain.tiers import Role
 from ..extensions import db
 from ..models import ImportBatch, ImportMapping, ImportStatus, ImportUpload, User
 from ..models.types import utcnow
-from .apply import UndoConflictError, apply_plan, undo_batch
-from .columns import HeaderRow
-from .plan import ImportOptions, ImportPlan, RosterFormatError, RosterPlanner
+from .apply import ImportConflictError, apply_plan, undo_batch
+from .columns import HEADER_SEARCH_ROWS, HeaderRow, header_at
+from .plan import ImportOptions, ImportPermissionError, ImportPlan, RosterFormatError, RosterPlanner
 from .reading import RosterReadError, open_table
+from .xlsx import error_report
 
 SAME_FILE_WINDOW = dt.timedelta(minutes=1)
 UNDO_WINDOW = dt.timedelta(days=30)
+MAX_STORED_ERRORS = 5000
 
 READ_ERRORS = {
     "empty": _l("The file is empty. Check that you chose the right file."),
@@ -57,6 +59,8 @@ def _plan(data: bytes, user: User | None, options: ImportOptions, mapping: dict[
         raise ImportError_(read_error_message(exc), "unreadable") from exc
     except RosterFormatError as exc:
         raise ImportError_(str(exc), "no_header") from exc
+    except ImportPermissionError as exc:
+        raise ImportError_(str(_l("Street office viewers cannot import rosters.")), "forbidden") from exc
 
 
 def remembered_mapping(header: HeaderRow) -> dict[int, str] | None:
@@ -71,17 +75,15 @@ def _remember_mapping(plan: ImportPlan, user: User | None) -> None:
     signature = plan.header.signature
     saved = db.session.scalars(sa.select(ImportMapping).where(ImportMapping.signature == signature)).first()
     mapping = {str(k): v for k, v in plan.mapping.items()}
+    if saved is not None and saved.mapping == mapping:
+        return
+    before = saved.mapping if saved else None
     if saved is None:
-        db.session.add(
-            ImportMapping(
-                signature=signature,
-                headers=list(plan.header.headers),
-                mapping=mapping,
-                user_id=user.id if user else None,
-            )
-        )
-    else:
-        saved.mapping, saved.user_id, saved.updated_at = mapping, (user.id if user else None), utcnow()
+        saved = ImportMapping(signature=signature, headers=list(plan.header.headers), mapping=mapping)
+        db.session.add(saved)
+    saved.mapping, saved.user_id, saved.updated_at = mapping, (user.id if user else None), utcnow()
+    db.session.flush()
+    record_event("import.mapping", "import_mapping", saved.id, before=before, after=mapping, user=user)
 
 
 def _record_counts(batch: ImportBatch, plan: ImportPlan) -> None:
@@ -91,7 +93,7 @@ def _record_counts(batch: ImportBatch, plan: ImportPlan) -> None:
     batch.unchanged_count = plan.count("unchanged")
     batch.skipped_count = len(plan.invalid_rows)
     batch.error_count = len(plan.errors)
-    batch.errors = [e.as_dict() for e in plan.errors[:5000]]
+    batch.errors = [e.as_dict() for e in plan.errors[:MAX_STORED_ERRORS]]
     batch.file_format = plan.table_format
     batch.mapping = {str(k): v for k, v in plan.mapping.items()}
 
@@ -99,14 +101,21 @@ def _record_counts(batch: ImportBatch, plan: ImportPlan) -> None:
 def upload_roster(
     data: bytes, file_name: str, user: User | None, options: ImportOptions, *, dedupe: bool = True
 ) -> tuple[ImportBatch, ImportPlan | None]:
-    """Store an upload as a batch and plan it; the same file twice within a minute (a double
-    submit) returns the first batch and no plan."""
+    """Store an upload as a batch and plan it. The same file with the same options twice within a
+    minute (a double submit) returns the first batch and no plan."""
     digest = hashlib.sha256(data).hexdigest()
     recent = (
         dedupe
         and db.session.scalars(
             sa.select(ImportBatch)
             .where(ImportBatch.sha256 == digest, ImportBatch.user_id == (user.id if user else None))
+            .where(ImportBatch.mode == options.mode, ImportBatch.overwrite_blanks.is_(options.overwrite_blanks))
+            .where(ImportBatch.skip_invalid.is_(options.skip_invalid))
+            .where(
+                ImportBatch.default_quarter == options.default_quarter
+                if options.default_quarter
+                else ImportBatch.default_quarter.is_(None)
+            )
             .where(ImportBatch.created_at >= utcnow() - SAME_FILE_WINDOW)
             .where(ImportBatch.status.in_((ImportStatus.PREVIEWED, ImportStatus.APPLIED)))
             .order_by(ImportBatch.id.desc())
@@ -161,13 +170,34 @@ def batch_mapping(batch: ImportBatch) -> dict[int, str] | None:
     return {int(k): v for k, v in batch.mapping.items()} if batch.mapping else None
 
 
-def preview_batch(batch: ImportBatch, user: User | None, mapping: dict[int, str] | None = None) -> ImportPlan:
-    """Plan the stored upload again (with a changed mapping, if given) and record the counts."""
+def preview_batch(batch: ImportBatch, mapping: dict[int, str] | None = None) -> ImportPlan:
+    """Plan the stored upload again, as its uploader (with a changed mapping, if given)."""
     if batch.status != ImportStatus.PREVIEWED:
         raise ImportError_(str(_l("This import is no longer waiting for confirmation.")), "state")
-    plan = _plan(_upload_bytes(batch), user, batch_options(batch), mapping or batch_mapping(batch))
+    plan = _plan(_upload_bytes(batch), batch.user, batch_options(batch), mapping or batch_mapping(batch))
     _record_counts(batch, plan)
     return plan
+
+
+def change_mapping(batch: ImportBatch, mapping: dict[int, str], user: User) -> ImportPlan:
+    """Preview again with the user's mapping, and record the change."""
+    before = batch.mapping
+    plan = preview_batch(batch, mapping)
+    record_event("import.remap", "import_batch", batch.id, before=before, after=batch.mapping, user=user)
+    return plan
+
+
+def _claim(batch: ImportBatch, expected: ImportStatus, new: ImportStatus, **values: Any) -> None:
+    """Move a batch from one status to another atomically: of two requests at once, one wins."""
+    table: sa.Table = ImportBatch.__table__  # type: ignore[assignment]
+    result: Any = db.session.execute(
+        sa.update(table)
+        .where(table.c.id == batch.id, table.c.status == expected.value)
+        .values(status=new.value, **values)
+    )
+    if result.rowcount != 1:
+        raise ImportError_(str(_l("Someone else changed this import just now. Reload the page.")), "state")
+    db.session.refresh(batch)
 
 
 def confirm_batch(batch: ImportBatch, user: User | None, source: str, plan: ImportPlan | None = None) -> ImportPlan:
@@ -177,20 +207,20 @@ def confirm_batch(batch: ImportBatch, user: User | None, source: str, plan: Impo
     if batch.status != ImportStatus.PREVIEWED:
         raise ImportError_(str(_l("This import has already been applied, undone or discarded.")), "state")
     if plan is None:
-        plan = _plan(_upload_bytes(batch), user, batch_options(batch), batch_mapping(batch))
-        _record_counts(batch, plan)
+        plan = _plan(_upload_bytes(batch), batch.user, batch_options(batch), batch_mapping(batch))
+    _record_counts(batch, plan)
     if plan.errors and not batch.skip_invalid:
-        raise ImportError_(
-            str(
-                _l(
-                    "Nothing was imported: %(n)s rows have errors. Correct them, or choose to skip invalid rows.",
-                    n=len(plan.invalid_rows) or len(plan.errors),
-                )
-            ),
-            "invalid",
+        message = _l(
+            "Nothing was imported: %(n)s rows have errors. Correct them, or choose to skip invalid rows.",
+            n=len(plan.invalid_rows) or len(plan.errors),
         )
-    counts = apply_plan(plan, batch, user.id if user else None, source)
-    batch.status, batch.applied_at = ImportStatus.APPLIED, utcnow()
+        raise ImportError_(str(message), "invalid")
+    _claim(batch, ImportStatus.PREVIEWED, ImportStatus.APPLIED, applied_at=utcnow())
+    try:
+        counts = apply_plan(plan, batch, user.id if user else None, source)
+    except ImportConflictError as exc:
+        message = _l("Nothing was imported: some firms were saved by someone else while importing. Preview again.")
+        raise ImportError_(str(message), "conflict") from exc
     _remember_mapping(plan, user)
     record_event("import.apply", "import_batch", batch.id, after={"file": batch.file_name, **counts}, user=user)
     return plan
@@ -204,22 +234,18 @@ def undo_import(batch: ImportBatch, user: User | None, source: str) -> int:
     applied_at = applied_at if applied_at.tzinfo else applied_at.replace(tzinfo=dt.UTC)  # SQLite drops the zone
     if utcnow() - applied_at > UNDO_WINDOW:
         raise ImportError_(str(_l("Imports can be undone within 30 days; this one is older.")), "state")
+    _claim(batch, ImportStatus.APPLIED, ImportStatus.UNDONE, undone_at=utcnow())
     try:
         count = undo_batch(batch, user.id if user else None, source)
-    except UndoConflictError as exc:
+    except ImportConflictError as exc:
         names = "、".join(exc.firm_names[:5])
-        raise ImportError_(
-            str(
-                _l(
-                    "Cannot undo: %(n)s firms were changed after this import (%(names)s). "
-                    "Undo those changes first or edit the firms by hand.",
-                    n=len(exc.firm_names),
-                    names=names,
-                )
-            ),
-            "conflict",
-        ) from exc
-    batch.status, batch.undone_at = ImportStatus.UNDONE, utcnow()
+        message = _l(
+            "Cannot undo: %(n)s firms were changed after this import (%(names)s). "
+            "Undo those changes first or edit the firms by hand.",
+            n=len(exc.firm_names),
+            names=names,
+        )
+        raise ImportError_(str(message), "conflict") from exc
     record_event("import.undo", "import_batch", batch.id, after={"firms": count}, user=user)
     return count
 
@@ -228,7 +254,7 @@ def discard_batch(batch: ImportBatch, user: User | None) -> None:
     """Drop a batch that was never applied."""
     if batch.status != ImportStatus.PREVIEWED:
         raise ImportError_(str(_l("Only an import waiting for confirmation can be discarded.")), "state")
-    batch.status = ImportStatus.DISCARDED
+    _claim(batch, ImportStatus.PREVIEWED, ImportStatus.DISCARDED)
     record_event("import.discard", "import_batch", batch.id, user=user)
 
 
@@ -240,6 +266,11 @@ def visible_batches(user: User) -> sa.Select[ImportBatch]:
     return query
 
 
+def may_act_on(batch: ImportBatch, user: User) -> bool:
+    """Only the uploader confirms, discards or undoes a batch (and an admin)."""
+    return batch.user_id == user.id or user.role == Role.ADMIN
+
+
 def import_counts(batch: ImportBatch) -> dict[str, Any]:
     """The counts as the result page and the CLI report them."""
     return {
@@ -248,3 +279,18 @@ def import_counts(batch: ImportBatch) -> dict[str, Any]:
         "unchanged": batch.unchanged_count,
         "skipped": batch.skipped_count if batch.skip_invalid else 0,
     }
+
+
+def build_error_report(batch: ImportBatch) -> bytes:
+    """The uploaded rows with a 错误说明 column and every bad cell highlighted (all errors,
+    planned again as the uploader, not only those kept on the batch)."""
+    data = _upload_bytes(batch)
+    try:
+        rows = list(open_table(data).rows())
+    except RosterReadError as exc:
+        raise ImportError_(read_error_message(exc), "unreadable") from exc
+    header_index = next((i for i, cells in enumerate(rows[:HEADER_SEARCH_ROWS]) if header_at(i, cells)), 0)
+    errors = batch.errors
+    if batch.error_count > len(errors):
+        errors = [e.as_dict() for e in _plan(data, batch.user, batch_options(batch), batch_mapping(batch)).errors]
+    return error_report(rows, header_index, errors)

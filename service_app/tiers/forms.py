@@ -9,6 +9,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from ..domain.quarters import Quarter
 from ..domain.scoring import INDICATORS, RULES
+from ..domain.tiers import Tier
 from ..i18n import TIER_LABELS
 
 
@@ -65,8 +66,8 @@ def rule_set_form(indicator_labels: dict[str, str], rule_labels: dict[str, str])
         setattr(
             RuleSetForm,
             f"band_{tier}",
-            DecimalField(TIER_LABELS[tier], validators=[InputRequired(), NumberRange(0, 100)]),
-        )  # type: ignore[index]
+            DecimalField(TIER_LABELS[Tier(tier)], validators=[InputRequired(), NumberRange(0, 100)]),
+        )
     for rule in RULES:
         setattr(RuleSetForm, f"rule_{rule}", BooleanField(rule_labels[rule]))
     return RuleSetForm

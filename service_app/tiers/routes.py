@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import sqlalchemy as sa
 from flask import Response, abort, flash, redirect, render_template, request, url_for
@@ -75,7 +76,7 @@ def proposal(proposal_id: int):
     """Review: counts before and after, the transition matrix, and each firm's proposed tier and why."""
     proposal = _proposal_or_404(proposal_id)
     args = request.args
-    filters = {
+    filters: dict[str, Any] = {
         "street_id": args.get("street", type=int),
         "chain": args.get("chain", ""),
         "change": args.get("change", ""),

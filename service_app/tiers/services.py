@@ -12,8 +12,8 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import contains_eager
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import contains_eager
 
 from ..audit import record_event
 from ..bulk import bulk_insert
@@ -200,6 +200,11 @@ def live_proposal(quarter: Quarter) -> TierProposal | None:
     ).first()
 
 
+def any_proposal(quarter: Quarter) -> bool:
+    """True when a proposal of the quarter was ever made (even if discarded since)."""
+    return db.session.scalar(sa.select(TierProposal.id).where(TierProposal.quarter == quarter.key).limit(1)) is not None
+
+
 def _summary(decisions: list[Decision], current: dict[int, Tier | None]) -> dict[str, Any]:
     tiers = Counter(d.tier.value for d in decisions)
     changes = Counter(change_of(current[d.firm_id], d.tier) for d in decisions)
@@ -328,11 +333,10 @@ def apply_proposal(proposal: TierProposal, user: User | None, *, allow_stale: bo
             "stale",
         )
     now = utcnow()
-    claimed = db.session.execute(
-        sa.update(TierProposal.__table__)
-        .where(
-            TierProposal.__table__.c.id == proposal.id, TierProposal.__table__.c.status == ProposalStatus.DRAFT.value
-        )
+    proposals: sa.Table = TierProposal.__table__  # type: ignore[assignment]
+    claimed: Any = db.session.execute(
+        sa.update(proposals)
+        .where(proposals.c.id == proposal.id, proposals.c.status == ProposalStatus.DRAFT.value)
         .values(status=ProposalStatus.APPLIED.value, applied_at=now, applied_by_id=user.id if user else None)
     )
     if claimed.rowcount != 1:

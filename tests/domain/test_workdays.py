@@ -5,7 +5,13 @@ import datetime as dt
 import pytest
 
 from service_app.domain.quarters import Quarter
-from service_app.domain.workdays import add_working_days, calendar_knows, first_working_day, is_working_day, next_working_day
+from service_app.domain.workdays import (
+    add_working_days,
+    calendar_knows,
+    first_working_day,
+    is_working_day,
+    next_working_day,
+)
 
 
 @pytest.mark.parametrize(

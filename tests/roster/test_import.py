@@ -171,8 +171,7 @@ class TestCli:
         rows[1][5] = "火星街道"
         rows[2][6] = "2019年13月40日"
         rows[2][12] = "很多"
-        rows.append(list(rows[0]))
-        rows[-1][1] = code(2)  # a duplicate of row 2's code
+        rows.append(list(rows[1]))  # row 3 again: a duplicate
         result, out = run_import(runner, tmp_path, xlsx_bytes(rows, title=False, total=False))
         assert result.exit_code == 1
         cells = {(e["row"], e["column"]) for e in out["errors"]}
@@ -367,3 +366,203 @@ def test_absurd_numbers_are_cell_errors(value):
 
     with pytest.raises(CellError):
         parse_money(value)
+
+
+class TestReviewFindings:
+    """Cases a review found: each once broke an import or its undo."""
+
+    def test_new_firm_over_several_quarters_is_one_firm(self, runner, app, streets, tmp_path):
+        rows = roster_rows(1)
+        second = list(rows[0])
+        second[11], second[12] = "2026Q2", 50
+        result, out = run_import(runner, tmp_path, xlsx_bytes([rows[0], second]))
+        assert result.exit_code == 0, result.output
+        assert out["created"] == 1
+        with app.app_context():
+            firm = db.session.scalars(sa.select(Firm).where(Firm.credit_code == code(1))).one()
+            quarters = db.session.scalars(sa.select(QuarterlyMetric.quarter).where(QuarterlyMetric.firm_id == firm.id))
+            assert sorted(quarters) == ["2026Q2", "2026Q3"]
+
+    def test_rows_of_one_firm_must_agree(self, runner, streets, tmp_path):
+        rows = roster_rows(1)
+        second = list(rows[0])
+        second[11], second[2] = "2026Q2", "另一个名字有限公司"
+        result, out = run_import(runner, tmp_path, xlsx_bytes([rows[0], second], title=False, total=False))
+        assert result.exit_code == 1
+        assert "不一致" in out["errors"][0]["message"]
+
+    def test_undo_refused_after_a_later_import_changed_the_metrics(self, runner, app, streets, tmp_path):
+        from service_app.roster.services import ImportError_, undo_import
+
+        run_import(runner, tmp_path, xlsx_bytes(roster_rows(1)))
+        later = [[code(1), "2026Q3", 999]]
+        run_import(
+            runner, tmp_path, xlsx_bytes(later, header=["信用代码", "季度", "营收", "纳税额"], title=False, total=False)
+        )
+        with app.app_context():
+            first = db.session.scalars(sa.select(ImportBatch).order_by(ImportBatch.id)).first()
+            with pytest.raises(ImportError_) as info:
+                undo_import(first, None, "test")
+            assert info.value.code == "conflict"
+            db.session.rollback()
+            assert db.session.scalar(sa.select(Firm.id).where(Firm.credit_code == code(1))) is not None
+
+    def test_undo_after_a_later_metrics_only_import_of_a_created_firm_is_refused(self, runner, app, streets, tmp_path):
+        from service_app.roster.services import ImportError_, undo_import
+
+        run_import(runner, tmp_path, xlsx_bytes(roster_rows(1)))
+        later = [[code(1), "2026Q1", 5, 1]]
+        run_import(
+            runner, tmp_path, xlsx_bytes(later, header=["信用代码", "季度", "营收", "纳税额"], title=False, total=False)
+        )
+        with app.app_context():
+            first = db.session.scalars(sa.select(ImportBatch).order_by(ImportBatch.id)).first()
+            with pytest.raises(ImportError_):
+                undo_import(first, None, "test")
+
+    def test_a_batch_is_applied_once(self, runner, app, streets, tmp_path):
+        from sqlalchemy.orm.attributes import set_committed_value
+
+        from service_app.models import ImportStatus
+        from service_app.roster.plan import ImportOptions
+        from service_app.roster.services import ImportError_, confirm_batch, upload_roster
+
+        with app.app_context():
+            batch, _plan = upload_roster(xlsx_bytes(roster_rows(2)), "x.xlsx", None, ImportOptions(), dedupe=False)
+            confirm_batch(batch, None, "test")
+            db.session.commit()
+            with pytest.raises(ImportError_):
+                confirm_batch(batch, None, "test")
+            # even when the in-memory status is stale, the database refuses a second claim
+            db.session.rollback()
+            set_committed_value(batch, "status", ImportStatus.PREVIEWED)  # as a second request would see it
+            with pytest.raises(ImportError_):
+                confirm_batch(batch, None, "test")
+            db.session.rollback()
+            assert db.session.scalar(sa.select(sa.func.count()).select_from(Firm)) == 4
+
+    def test_blank_status_is_never_cleared(self, runner, app, streets, tmp_path):
+        header = ["统一社会信用代码", "企业名称", "所在街道", "经营状态"]
+        run_import(
+            runner, tmp_path, xlsx_bytes([[code(1), "杭州状态公司", "临平街道", "正常"]], header=header, title=False)
+        )
+        result, out = run_import(
+            runner,
+            tmp_path,
+            xlsx_bytes([[code(1), "杭州状态公司", "临平街道", None]], header=header, title=False),
+            "--overwrite-blanks",
+        )
+        assert result.exit_code == 0, result.output
+        assert out["unchanged"] == 1
+
+    @pytest.mark.parametrize("value", [float("inf"), float("nan"), -1e400])
+    def test_non_finite_industry_code_is_a_cell_error(self, value):
+        from service_app.roster.cells import CellError
+        from service_app.roster.parsing import cell_parser
+
+        with pytest.raises(CellError):
+            cell_parser("industry_code", "行业代码")(value)
+
+    def test_out_of_scope_errors_do_not_name_the_other_street(self, app, streets):
+        from service_app.models import User
+        from service_app.roster.plan import ImportOptions, RosterPlanner
+        from service_app.roster.reading import open_table
+
+        with app.app_context():
+            other_code = db.session.get(Firm, streets.firm_b).credit_code
+            officer = db.session.scalars(sa.select(User).where(User.username == "officer_a")).one()
+            data = xlsx_bytes(
+                [[other_code, "杭州乙街道贸易有限公司", "临平街道", "新联系人"]],
+                header=["统一社会信用代码", "企业名称", "所在街道", "联系人"],
+                title=False,
+            )
+            plan = RosterPlanner(officer, ImportOptions()).plan(open_table(data))
+            unknown = RosterPlanner(officer, ImportOptions()).plan(open_table(data.replace(b"x", b"x")))
+            assert [e.message for e in plan.errors] == ["不在您负责的街道范围内或系统中没有该企业"]
+            assert "东湖" not in plan.errors[0].message
+            assert unknown.errors[0].message == plan.errors[0].message
+
+    def test_moving_street_drops_the_old_building(self, runner, app, streets, tmp_path):
+        from service_app.models import Building
+
+        with app.app_context():
+            building = Building(name="临平大厦", street_id=streets.street_a)
+            db.session.add(building)
+            db.session.commit()
+            firm = db.session.get(Firm, streets.firm_a)
+            firm.building_id = building.id
+            db.session.commit()
+            firm_code = firm.credit_code
+        header = ["统一社会信用代码", "企业名称", "所在街道"]
+        result, _ = run_import(
+            runner, tmp_path, xlsx_bytes([[firm_code, "杭州甲街道服装有限公司", "东湖街道"]], header=header)
+        )
+        assert result.exit_code == 0, result.output
+        with app.app_context():
+            firm = db.session.get(Firm, streets.firm_a)
+            assert (firm.street_id, firm.building_id) == (streets.street_b, None)
+
+    def test_officer_must_cover_the_firms_street(self, runner, streets, tmp_path):
+        header = ["统一社会信用代码", "企业名称", "所在街道", "服务专员"]
+        result, out = run_import(
+            runner, tmp_path, xlsx_bytes([[code(1), "杭州专员公司", "东湖街道", "officer_a"]], header=header)
+        )
+        assert result.exit_code == 1
+        assert "不负责" in out["errors"][0]["message"]
+
+    def test_accepted_failing_code_imports_again(self, runner, app, streets, tmp_path):
+        with app.app_context():
+            firm = db.session.get(Firm, streets.firm_a)
+            firm.credit_code, firm.credit_code_exception = "91110108551385082A", "执照原件如此"
+            db.session.commit()
+        header = ["统一社会信用代码", "企业名称", "所在街道"]
+        result, out = run_import(
+            runner, tmp_path, xlsx_bytes([["91110108551385082A", "杭州甲街道服装有限公司", "临平街道"]], header=header)
+        )
+        assert result.exit_code == 0, out
+        assert out["unchanged"] == 1
+
+
+class TestWebReview:
+    def upload(self, client, data: bytes, **options):
+        form = {"file": (io.BytesIO(data), "r.xlsx"), "mode": "upsert", **options}
+        return client.post("/roster/imports", data=form, content_type="multipart/form-data")
+
+    def test_changed_options_make_a_new_batch(self, client, auth, streets):
+        auth.login("admin")
+        data = xlsx_bytes(roster_rows(2))
+        first = self.upload(client, data).location
+        second = self.upload(client, data, skip_invalid="y").location
+        assert first != second
+
+    def test_crafted_mapping_index_is_ignored(self, client, auth, streets):
+        auth.login("admin")
+        location = self.upload(client, xlsx_bytes(roster_rows(2))).location
+        batch_id = int(location.rstrip("/").split("/")[-1])
+        response = client.post(
+            f"/roster/imports/{batch_id}/mapping", data={"col_5000": "revenue", "col_1": "credit_code"}
+        )
+        assert response.status_code == 302
+        assert client.get(location).status_code == 200
+
+    def test_another_users_batch_is_hidden_or_read_only(self, client, auth, app, streets):
+        from .. import factories
+
+        with app.app_context():
+            factories.make_user("officer_a2", "officer", [db.session.get(Firm, streets.firm_a).street])
+            db.session.commit()
+        auth.login("admin")
+        location = self.upload(client, xlsx_bytes(roster_rows(2))).location
+        batch_id = int(location.rstrip("/").split("/")[-1])
+        auth.logout()
+        auth.login("officer_a2")
+        assert client.get(location).status_code == 404
+        for action in ("confirm", "discard", "undo", "mapping"):
+            assert client.post(f"/roster/imports/{batch_id}/{action}").status_code == 404
+        assert client.get(f"/roster/imports/{batch_id}/errors.xlsx").status_code == 404
+
+    @pytest.mark.parametrize("path", ["/roster/imports", "/roster/imports/1", "/roster/imports/1/errors.xlsx"])
+    def test_district_viewers_are_refused(self, client, auth, streets, path):
+        auth.login("district_a")
+        assert client.get(path).status_code == 403
+        assert client.post(path.replace("/errors.xlsx", "/confirm")).status_code in (403, 405)

@@ -1,0 +1,173 @@
+"""Reading one roster row: a parser per column (chosen once from the header), and telling data
+rows from title, notes and 合计 rows. Messages are Chinese: they go back to street offices."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from ..domain.credit_codes import validate_credit_code
+from ..domain.industry import IndustryCodeError, validate_industry_code
+from ..domain.text import clean_code, clean_text
+from ..domain.tiers import CHAIN_CHINESE, Chain, FirmStatus
+from . import cells
+from .cells import CellError
+from .columns import FIRM_COLUMNS, METRIC_COLUMNS, HeaderRow, header_label, money_scale
+
+#: Words in the first cells that mark a totals row (合计) or a notes row.
+TOTAL_WORDS = ("合计", "总计", "小计", "累计")
+NOTE_PREFIXES = ("注", "说明", "备注", "填表", "制表", "审核", "单位：", "单位:")
+STATUS_WORDS = {
+    "正常": FirmStatus.ACTIVE,
+    "在营": FirmStatus.ACTIVE,
+    "存续": FirmStatus.ACTIVE,
+    "开业": FirmStatus.ACTIVE,
+    "ACTIVE": FirmStatus.ACTIVE,
+    "迁出": FirmStatus.RELOCATING,
+    "迁出中": FirmStatus.RELOCATING,
+    "拟迁出": FirmStatus.RELOCATING,
+    "RELOCATING": FirmStatus.RELOCATING,
+    "注销": FirmStatus.DEREGISTERED,
+    "已注销": FirmStatus.DEREGISTERED,
+    "吊销": FirmStatus.DEREGISTERED,
+    "DEREGISTERED": FirmStatus.DEREGISTERED,
+}
+CHAIN_WORDS = {name: chain for chain, name in CHAIN_CHINESE.items()} | {c.value.upper(): c for c in Chain}
+
+
+def display(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()[:10]
+    return str(value)[:200]
+
+
+def _parse_name(value: object) -> str:
+    text = cells.parse_text(value, 200)
+    if not text:
+        raise CellError("企业名称不能为空")
+    return text
+
+
+def _parse_registration_number(value: object) -> str:
+    text = clean_code(cells.parse_text(value, 20))
+    if not (text.isdigit() and len(text) == 15):
+        raise CellError("工商注册号应为15位数字")
+    return text
+
+
+def _parse_chain(value: object) -> Chain:
+    text = clean_code(value).upper().replace(" ", "")
+    for word, chain in CHAIN_WORDS.items():
+        if text == word.upper() or (len(text) >= 2 and word.endswith(text)):
+            return chain
+    raise CellError("产业链应为 数字时尚、数字贸易、数字科技 或 其他")
+
+
+def _parse_industry_code(value: object) -> str:
+    try:
+        if isinstance(value, float):
+            value = int(value)  # a numeric cell: 3511.0 → "3511"; inf and nan fail here
+        return validate_industry_code(str(value))
+    except (IndustryCodeError, ValueError, OverflowError) as exc:
+        raise CellError("国民经济行业代码无效，应为门类字母加2–4位数字（如 C3511）") from exc
+
+
+def _parse_established(value: object) -> dt.date:
+    day = cells.parse_date(value)
+    if not dt.date(1900, 1, 1) <= day <= dt.date.today():
+        raise CellError("成立日期不合理（不能晚于今天）")
+    return day
+
+
+def _parse_status(value: object) -> FirmStatus:
+    word = clean_code(value).upper()
+    if word in STATUS_WORDS:
+        return STATUS_WORDS[word]
+    raise CellError("经营状态应为 正常、迁出中 或 已注销")
+
+
+def _unchanged(value: object) -> object:
+    return value  # street, building and officer names are resolved with the lookups
+
+
+def cell_parser(name: str, header: str) -> Callable[[object], Any]:
+    """The function that reads one column's cells, given the column's header (for its unit)."""
+    simple: dict[str, Callable[[object], Any]] = {
+        "credit_code": lambda value: validate_credit_code(str(value)),
+        "quarter": cells.parse_quarter,
+        "name": _parse_name,
+        "registration_number": _parse_registration_number,
+        "chain": _parse_chain,
+        "industry_code": _parse_industry_code,
+        "established": _parse_established,
+        "status": _parse_status,
+        "contact_name": partial(cells.parse_text, max_length=64),
+        "contact_phone": cells.parse_phone,
+        "street": _unchanged,
+        "building": _unchanged,
+        "officer": _unchanged,
+        "employees": cells.parse_count,
+        "floor_area_m2": cells.parse_area,
+        "land_mu": cells.parse_area,
+    }
+    if name in simple:
+        return simple[name]
+    if name in ("registered_capital", "revenue", "tax", "rd_spend"):
+        return partial(cells.parse_money, unit_scale=money_scale(header))
+    return cells.parse_flag  # the is_* / above_scale flags
+
+
+@dataclass(frozen=True)
+class Column:
+    """One mapped column: where it is, what it holds and how to read it."""
+
+    index: int
+    name: str
+    label: str
+    kind: str  # "code", "quarter", "metric" or "firm"
+    parse: Callable[[object], Any]
+
+
+def columns_for(mapping: dict[int, str], header: HeaderRow) -> list[Column]:
+    columns = []
+    for index, name in sorted(mapping.items()):
+        label = header.headers[index] if index < len(header.headers) and header.headers[index] else header_label(name)
+        kind = {"credit_code": "code", "quarter": "quarter"}.get(name) or (
+            "metric" if name in METRIC_COLUMNS else "firm"
+        )
+        if kind == "firm" and name not in FIRM_COLUMNS:
+            continue  # informational columns (服务层级) are read, not imported
+        columns.append(Column(index, name, label, kind, cell_parser(name, label)))
+    return columns
+
+
+CREDIT_CODE_MESSAGES = {
+    "length": "统一社会信用代码应为18位",
+    "format": "统一社会信用代码含有不允许的字符（不使用 I、O、S、V、Z）",
+    "checksum": "统一社会信用代码校验位不正确，请核对营业执照",
+}
+
+
+def is_note_or_total(row: Sequence[object], code_index: int | None) -> bool:
+    """A 合计 row, a 注/说明 row or a row of blanks: not data."""
+    code = row[code_index] if code_index is not None and code_index < len(row) else None
+    if isinstance(code, str) and 15 <= len(code) <= 20 and code.isascii():  # the usual data row, decided cheaply
+        first = row[0]
+        return isinstance(first, str) and first.strip().startswith(TOTAL_WORDS)
+    filled = [c for c in row if not cells.is_blank(c)]
+    if not filled:
+        return True
+    leading = [clean_text(c).replace(" ", "") for c in row[:3] if isinstance(c, str)]
+    if any(text in TOTAL_WORDS or text.startswith(TOTAL_WORDS) for text in leading):
+        return True
+    if len(filled) == 1 and isinstance(filled[0], str):  # a lone sentence: a title or a note
+        text = clean_text(filled[0])
+        return text.startswith(NOTE_PREFIXES) or len(text) > 20
+    return False
