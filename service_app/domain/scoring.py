@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from statistics import median
-from typing import Any
+from typing import Any, NamedTuple
 
 from .quarters import Quarter
 from .tiers import FirmStatus, Tier
@@ -114,9 +114,11 @@ class RuleSet:
         )
 
 
-@dataclass(frozen=True)
-class QuarterFigures:
-    """One quarter of a firm's metrics (万元, people, m², 亩); None where not reported."""
+class QuarterFigures(NamedTuple):
+    """One quarter of a firm's metrics (万元, people, m², 亩); None where not reported.
+
+    A named tuple: a proposal builds a quarter of a million of them.
+    """
 
     revenue: float | None = None
     tax: float | None = None
@@ -188,10 +190,18 @@ class Indicators:
     zero_revenue_streak: bool  # zero revenue in the last two quarters
 
 
-def compute_indicators(figures: dict[str, QuarterFigures], base: Quarter) -> Indicators:
+def window_keys(base: Quarter) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The keys of the four quarters ending at `base`, and of the four before them."""
+    return tuple(q.key for q in base.trailing(4)), tuple(q.key for q in (base - 4).trailing(4))
+
+
+def compute_indicators(
+    figures: dict[str, QuarterFigures], base: Quarter, keys: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+) -> Indicators:
     """Indicators from the four quarters ending at `base` (and the four before, for growth)."""
-    window = [figures.get(q.key) for q in base.trailing(4)]
-    earlier = [figures.get(q.key) for q in (base - 4).trailing(4)]
+    recent_keys, earlier_keys = keys or window_keys(base)
+    window = [figures.get(key) for key in recent_keys]
+    earlier = [figures.get(key) for key in earlier_keys]
     reported = [f for f in window if f is not None and f.revenue is not None]
     revenue = _sum(f.revenue for f in window if f)
     tax = _sum(f.tax for f in window if f)
@@ -310,7 +320,8 @@ def decide_tiers(
     """Tier every firm for `quarter`, from the metrics of the four quarters before it."""
     base = quarter - 1
     today = today or quarter.first_day
-    indicators = {f.firm_id: compute_indicators(f.figures, base) for f in firms}
+    keys = window_keys(base)
+    indicators = {f.firm_id: compute_indicators(f.figures, base, keys) for f in firms}
     sufficient = {f.firm_id for f in firms if indicators[f.firm_id].quarters_reported >= 2}
     pools: dict[str, list[FirmFacts]] = {"above": [], "below": []}
     for facts in firms:

@@ -114,7 +114,7 @@ def data_fingerprint(quarter: Quarter) -> str:
 
 
 def _number(value: Any) -> float | None:
-    return None if value is None else float(value)
+    return value if value is None or type(value) is float else float(value)
 
 
 def load_facts(quarter: Quarter, with_previous: bool) -> list[FirmFacts]:
@@ -124,10 +124,21 @@ def load_facts(quarter: Quarter, with_previous: bool) -> list[FirmFacts]:
     query = sa.select(METRICS.c.firm_id, METRICS.c.quarter, *(METRICS.c[n] for n in METRIC_FIELDS)).where(
         METRICS.c.quarter.in_(window)
     )
-    for firm_id, key, revenue, tax, employees, rd, floor, land in db.session.execute(query):
-        figures.setdefault(firm_id, {})[key] = QuarterFigures(
-            _number(revenue), _number(tax), employees, _number(rd), _number(floor), _number(land)
-        )
+    # The driver's own rows: SQLAlchemy's per-row processing would cost more than the engine.
+    # SQLite hands back floats already; PostgreSQL hands back Decimals, made floats here.
+    connection = db.session.connection()
+    compiled = query.compile(connection, compile_kwargs={"literal_binds": True})
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(str(compiled))
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    decimals = connection.dialect.name != "sqlite"
+    for firm_id, key, revenue, tax, employees, rd, floor, land in rows:
+        if decimals:
+            revenue, tax, rd, floor, land = (_number(v) for v in (revenue, tax, rd, floor, land))
+        figures.setdefault(firm_id, {})[key] = QuarterFigures(revenue, tax, employees, rd, floor, land)
     overrides: dict[int, Override] = {}
     for item in db.session.scalars(
         sa.select(TierOverride).where(TierOverride.active.is_(True)).order_by(TierOverride.id)
@@ -342,39 +353,34 @@ def apply_proposal(proposal: TierProposal, user: User | None, *, allow_stale: bo
     if claimed.rowcount != 1:
         raise TierError(str(_l("Someone else approved or discarded this proposal just now.")), "state")
     items = db.session.execute(
-        sa.select(
-            ITEMS.c.firm_id,
-            ITEMS.c.current_tier,
-            ITEMS.c.proposed_tier,
-            ITEMS.c.override_tier,
-            ITEMS.c.score,
-            ITEMS.c.reasons,
-        ).where(ITEMS.c.proposal_id == proposal.id)
-    ).all()
-    firm_ids = [row.firm_id for row in items]
-    for start in range(0, len(firm_ids), 500):  # an assignment for the quarter made otherwise is replaced
-        db.session.execute(
-            sa.delete(ASSIGNMENTS).where(
-                ASSIGNMENTS.c.quarter == proposal.quarter, ASSIGNMENTS.c.firm_id.in_(firm_ids[start : start + 500])
-            )
+        sa.select(ITEMS.c.firm_id, ITEMS.c.current_tier, ITEMS.c.proposed_tier, ITEMS.c.override_tier).where(
+            ITEMS.c.proposal_id == proposal.id
         )
+    ).all()
+    in_proposal = sa.select(ITEMS.c.firm_id).where(ITEMS.c.proposal_id == proposal.id)
+    # An assignment for the quarter made otherwise (an import, say) is replaced.
+    db.session.execute(
+        sa.delete(ASSIGNMENTS).where(ASSIGNMENTS.c.quarter == proposal.quarter, ASSIGNMENTS.c.firm_id.in_(in_proposal))
+    )
     user_id = user.id if user else None
-    bulk_insert(
-        ASSIGNMENTS,
-        [
-            {
-                "firm_id": row.firm_id,
-                "quarter": proposal.quarter,
-                "tier": row.override_tier or row.proposed_tier,
-                "score": row.score,
-                "reasons": row.reasons,
-                "method": (AssignmentMethod.MANUAL if row.override_tier else AssignmentMethod.AUTO).value,
-                "decided_by_id": user_id,
-                "proposal_id": proposal.id,
-                "created_at": now,
-            }
-            for row in items
-        ],
+    final = sa.func.coalesce(ITEMS.c.override_tier, ITEMS.c.proposed_tier)
+    method = sa.case((ITEMS.c.override_tier.is_not(None), AssignmentMethod.MANUAL.value), else_=AssignmentMethod.AUTO.value)
+    # Copied inside the database: the reasons never travel through Python again.
+    db.session.execute(
+        sa.insert(ASSIGNMENTS).from_select(
+            ["firm_id", "quarter", "tier", "score", "reasons", "method", "decided_by_id", "proposal_id", "created_at"],
+            sa.select(
+                ITEMS.c.firm_id,
+                sa.literal(proposal.quarter),
+                final,
+                ITEMS.c.score,
+                ITEMS.c.reasons,
+                method,
+                sa.literal(user_id, sa.Integer),
+                sa.literal(proposal.id),
+                sa.literal(now, sa.DateTime(timezone=True)),
+            ).where(ITEMS.c.proposal_id == proposal.id),
+        )
     )
     # A firm's current tier is its latest applied assignment (a later quarter's stays current).
     later = ASSIGNMENTS.alias("later")
@@ -386,7 +392,7 @@ def apply_proposal(proposal: TierProposal, user: User | None, *, allow_stale: bo
     )
     db.session.execute(
         sa.update(FIRMS)
-        .where(FIRMS.c.id.in_(sa.select(ITEMS.c.firm_id).where(ITEMS.c.proposal_id == proposal.id)))
+        .where(FIRMS.c.id.in_(in_proposal))
         .values(current_tier=current, updated_at=now)
     )
     changed = [row for row in items if (row.override_tier or row.proposed_tier) != row.current_tier]
