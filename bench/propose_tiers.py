@@ -54,11 +54,25 @@ def build(database_url: str, firms: int):
         rows = []
         for n in range(firms):
             body = f"91330113{n:09d}"
-            rows.append({"credit_code": body + uscc.calc_check_digit(body), "name": f"基准企业{n:06d}",
-                         "street_id": streets[n % 8].id, "status": "active", "above_scale": n % 4 == 0,
-                         "is_high_tech": False, "is_specialised": False, "is_listed": n % 500 == 0,
-                         "is_chain_leader": False, "is_abnormal": n % 37 == 0, "has_serious_violation": False,
-                         "established": dt.date(2005 + n % 20, 1, 1), "version": 1, "created_at": now, "updated_at": now})
+            rows.append(
+                {
+                    "credit_code": body + uscc.calc_check_digit(body),
+                    "name": f"基准企业{n:06d}",
+                    "street_id": streets[n % 8].id,
+                    "status": "active",
+                    "above_scale": n % 4 == 0,
+                    "is_high_tech": False,
+                    "is_specialised": False,
+                    "is_listed": n % 500 == 0,
+                    "is_chain_leader": False,
+                    "is_abnormal": n % 37 == 0,
+                    "has_serious_violation": False,
+                    "established": dt.date(2005 + n % 20, 1, 1),
+                    "version": 1,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
         bulk_insert(Firm.__table__, rows)
         ids = list(db.session.scalars(sa.select(Firm.id)))
         quarters = [q.key for q in (Quarter.parse(QUARTER) - 1).trailing(8)]
@@ -67,9 +81,18 @@ def build(database_url: str, firms: int):
             base = rng.uniform(50, 5000)
             for i, key in enumerate(quarters):
                 revenue = round(base * (1 + 0.02 * i) * rng.uniform(0.8, 1.2), 2)
-                metrics.append({"firm_id": firm_id, "quarter": key, "revenue": revenue, "tax": round(revenue * 0.05, 2),
-                                "employees": rng.randint(3, 500), "rd_spend": round(revenue * 0.03, 2),
-                                "floor_area_m2": 800 if firm_id % 3 else None, "land_mu": None if firm_id % 3 else 12})
+                metrics.append(
+                    {
+                        "firm_id": firm_id,
+                        "quarter": key,
+                        "revenue": revenue,
+                        "tax": round(revenue * 0.05, 2),
+                        "employees": rng.randint(3, 500),
+                        "rd_spend": round(revenue * 0.03, 2),
+                        "floor_area_m2": 800 if firm_id % 3 else None,
+                        "land_mu": None if firm_id % 3 else 12,
+                    }
+                )
         bulk_insert(QuarterlyMetric.__table__, metrics)
         db.session.commit()
     return app
@@ -83,8 +106,14 @@ def baseline(app) -> float:
     with app.app_context():
         started = time.perf_counter()
         db.session.execute(
-            sa.select(M.firm_id, sa.func.sum(M.revenue), sa.func.sum(M.tax), sa.func.max(M.employees),
-                      sa.func.sum(M.rd_spend), sa.func.max(M.floor_area_m2)).group_by(M.firm_id)
+            sa.select(
+                M.firm_id,
+                sa.func.sum(M.revenue),
+                sa.func.sum(M.tax),
+                sa.func.max(M.employees),
+                sa.func.sum(M.rd_spend),
+                sa.func.max(M.floor_area_m2),
+            ).group_by(M.firm_id)
         ).all()
         return time.perf_counter() - started
 
@@ -119,18 +148,24 @@ def main() -> None:
             db.session.commit()
             applied = time.perf_counter()
             summary = proposal.summary
-        print(json.dumps({
-            "benchmark": "propose_tiers",
-            "firms": args.firms,
-            "metric_rows": args.firms * 8,
-            "database": "postgresql" if url.startswith("postgres") else "sqlite",
-            "propose_seconds": round(proposed - started, 3),
-            "apply_seconds": round(applied - proposed, 3),
-            "baseline_aggregate_seconds": round(base, 3),
-            "target_seconds": 2.0,
-            "counts": summary["counts"],
-            "applied_firms": counts["firms"],
-        }, ensure_ascii=False, indent=2))
+        print(
+            json.dumps(
+                {
+                    "benchmark": "propose_tiers",
+                    "firms": args.firms,
+                    "metric_rows": args.firms * 8,
+                    "database": "postgresql" if url.startswith("postgres") else "sqlite",
+                    "propose_seconds": round(proposed - started, 3),
+                    "apply_seconds": round(applied - proposed, 3),
+                    "baseline_aggregate_seconds": round(base, 3),
+                    "target_seconds": 2.0,
+                    "counts": summary["counts"],
+                    "applied_firms": counts["firms"],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ from .xlsx import error_report
 SAME_FILE_WINDOW = dt.timedelta(minutes=1)
 UNDO_WINDOW = dt.timedelta(days=30)
 MAX_STORED_ERRORS = 5000
+#: 200,000 data rows, with room for title, header, notes and totals rows around them.
+MAX_SHEET_ROWS = 200_000 + HEADER_SEARCH_ROWS + 20
 
 READ_ERRORS = {
     "empty": _l("The file is empty. Check that you chose the right file."),
@@ -53,7 +55,7 @@ def read_error_message(error: RosterReadError) -> str:
 
 def _plan(data: bytes, user: User | None, options: ImportOptions, mapping: dict[int, str] | None = None) -> ImportPlan:
     try:
-        table = open_table(data)
+        table = open_table(data, max_rows=MAX_SHEET_ROWS)
         return RosterPlanner(user, options, remembered_mapping).plan(table, mapping=mapping)
     except RosterReadError as exc:
         raise ImportError_(read_error_message(exc), "unreadable") from exc
@@ -286,7 +288,7 @@ def build_error_report(batch: ImportBatch) -> bytes:
     planned again as the uploader, not only those kept on the batch)."""
     data = _upload_bytes(batch)
     try:
-        rows = list(open_table(data).rows())
+        rows = list(open_table(data, max_rows=MAX_SHEET_ROWS).rows())
     except RosterReadError as exc:
         raise ImportError_(read_error_message(exc), "unreadable") from exc
     header_index = next((i for i, cells in enumerate(rows[:HEADER_SEARCH_ROWS]) if header_at(i, cells)), 0)

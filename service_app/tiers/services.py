@@ -364,7 +364,9 @@ def apply_proposal(proposal: TierProposal, user: User | None, *, allow_stale: bo
     )
     user_id = user.id if user else None
     final = sa.func.coalesce(ITEMS.c.override_tier, ITEMS.c.proposed_tier)
-    method = sa.case((ITEMS.c.override_tier.is_not(None), AssignmentMethod.MANUAL.value), else_=AssignmentMethod.AUTO.value)
+    method = sa.case(
+        (ITEMS.c.override_tier.is_not(None), AssignmentMethod.MANUAL.value), else_=AssignmentMethod.AUTO.value
+    )
     # Copied inside the database: the reasons never travel through Python again.
     db.session.execute(
         sa.insert(ASSIGNMENTS).from_select(
@@ -390,11 +392,7 @@ def apply_proposal(proposal: TierProposal, user: User | None, *, allow_stale: bo
         .where(ASSIGNMENTS.c.firm_id == FIRMS.c.id, ASSIGNMENTS.c.quarter == latest_quarter)
         .scalar_subquery()
     )
-    db.session.execute(
-        sa.update(FIRMS)
-        .where(FIRMS.c.id.in_(in_proposal))
-        .values(current_tier=current, updated_at=now)
-    )
+    db.session.execute(sa.update(FIRMS).where(FIRMS.c.id.in_(in_proposal)).values(current_tier=current, updated_at=now))
     changed = [row for row in items if (row.override_tier or row.proposed_tier) != row.current_tier]
     bulk_insert(
         AUDIT,
