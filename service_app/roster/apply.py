@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from ..audit import to_json_value
 from ..bulk import bulk_insert
 from ..extensions import db
+from ..firms.services import FLAG_FIELDS
 from ..models import AuditEvent, Firm, ImportBatch, ImportItem, ItemAction, QuarterlyMetric, TierAssignment
 from ..models.types import utcnow
 from .columns import METRIC_COLUMNS
@@ -28,18 +29,7 @@ METRICS: sa.Table = QuarterlyMetric.__table__  # type: ignore[assignment]
 ITEMS: sa.Table = ImportItem.__table__  # type: ignore[assignment]
 AUDIT: sa.Table = AuditEvent.__table__  # type: ignore[assignment]
 ASSIGNMENTS: sa.Table = TierAssignment.__table__  # type: ignore[assignment]
-FLAG_DEFAULTS = dict.fromkeys(
-    (
-        "above_scale",
-        "is_high_tech",
-        "is_specialised",
-        "is_listed",
-        "is_chain_leader",
-        "is_abnormal",
-        "has_serious_violation",
-    ),
-    False,
-)
+FLAG_DEFAULTS = dict.fromkeys(FLAG_FIELDS, False)
 
 
 class ImportConflictError(Exception):

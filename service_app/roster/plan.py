@@ -19,6 +19,7 @@ from ..domain.credit_codes import CreditCodeError, normalise_credit_code
 from ..domain.text import clean_text
 from ..domain.tiers import Role
 from ..extensions import db
+from ..firms.services import FIRM_FIELDS
 from ..models import Building, Firm, ImportMode, QuarterlyMetric, Street, User, user_streets
 from ..permissions import OFFICER_FIRM_FIELDS, can_create_firm
 from ..scoping import street_ids_for
@@ -37,11 +38,8 @@ REQUIRED_FOR_NEW = ("name", "street")
 NEVER_BLANKED = frozenset({"credit_code", "name", "street", "status"})
 #: What a user with a street scope is told about a firm it may not see, whether or not it exists.
 NOT_YOURS = "不在您负责的街道范围内或系统中没有该企业"
-FIRM_STORED_COLUMNS = (
-    "credit_code", "name", "registration_number", "chain", "industry_code", "street_id", "building_id",
-    "established", "registered_capital", "above_scale", "is_high_tech", "is_specialised", "is_listed",
-    "is_chain_leader", "is_abnormal", "has_serious_violation", "status", "contact_name", "contact_phone", "officer_id",
-)  # fmt: skip
+#: The stored firm columns an import reads and may set.
+FIRM_STORED_COLUMNS = tuple(f for f in FIRM_FIELDS if f != "credit_code_exception")
 
 
 class ImportPermissionError(PermissionError):
