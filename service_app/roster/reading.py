@@ -26,6 +26,7 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
+from xml.parsers import expat
 
 import python_calamine
 
@@ -333,6 +334,7 @@ _UNIQUE_COUNT = re.compile(rb"""uniqueCount\s*=\s*["']\s*\+?(\d+)""")
 def _guard_zip(archive: zipfile.ZipFile, fmt: str, limits: _Limits) -> None:
     infos = [info for info in archive.infolist() if not info.is_dir()]
     _check_zip_sizes(infos, limits)
+    infos.sort(key=lambda info: info.filename != "META-INF/manifest.xml")  # an encrypted ods says so there
     guard_member = {"xlsx": _guard_xlsx_member, "xlsb": _guard_xlsb_member, "ods": _guard_ods_member}[fmt]
     for info in infos:
         guard_member(archive, info, limits)
@@ -368,7 +370,18 @@ def _guard_ods_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: _
     if info.filename == "META-INF/manifest.xml" and b"encryption-data" in data:
         raise RosterReadError("encrypted", "ods with an encryption manifest")
     if info.filename == "content.xml":
+        _check_well_formed(data, info.filename)
         _check_ods_content(data, limits)
+
+
+def _check_well_formed(data: bytes, name: str) -> None:
+    """calamine 0.37 loops forever on an ods table whose end tag never comes (cut after a row, or
+    misspelt); in well-formed XML every table ends. expat without handlers runs at C speed, and
+    _check_xml_part has already refused DTDs, so it expands no entity and fetches nothing."""
+    try:
+        expat.ParserCreate().Parse(data, True)
+    except expat.ExpatError as exc:
+        raise RosterReadError("damaged", f"{name} is not well-formed XML: {exc}") from None
 
 
 def _member_data(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
@@ -482,7 +495,6 @@ def _xlsx_cells_thoroughly(data: bytes) -> int:
     return (max_row + implicit_rows) * (max_column + implicit_columns)
 
 
-_LT_IN_TAG = re.compile(rb"<[^>]*<")
 _GT_IN_VALUE = re.compile(rb"""=\s*(?:"[^"<>]*|'[^'<>]*)>""")
 _ODS_TABLE_START = re.compile(rb"<table:table(?=[\s/>])")
 _ODS_ROW_START = re.compile(rb"<table:table-row(?=[\s/>])")
@@ -493,10 +505,10 @@ _ODS_COLUMNS_REPEATED = re.compile(rb"""number-columns-repeated\s*=\s*["']\s*(\d
 
 
 def _check_ods_content(data: bytes, limits: _Limits) -> None:
-    """Bound the grids calamine builds from content.xml, row by row when the markup is plain."""
+    """Bound the grids calamine builds from well-formed content.xml, row by row when the markup is plain."""
     box = _OdsCellBox(limits)
-    if _LT_IN_TAG.search(data) or _GT_IN_VALUE.search(data):
-        box.feed(data)  # a '<' or '>' inside an attribute value: splitting on tag names is unsafe
+    if _GT_IN_VALUE.search(data):
+        box.feed(data)  # a '>' inside an attribute value: cutting tags at '>' is unsafe
         box.end_table()
         return
     for table in _ODS_TABLE_START.split(data)[1:]:
@@ -549,7 +561,7 @@ class _OdsCellBox:
         self._end_row()
 
     def feed(self, data: bytes) -> None:
-        """Tag by tag, for markup with '<' or '>' inside attribute values."""
+        """Tag by tag, for markup with a '>' inside an attribute value."""
         for tag in _ODS_TAG.finditer(data):
             closing, name, attributes = tag[1] == b"/", tag[2], tag[3]
             self_closing = attributes.endswith(b"/")

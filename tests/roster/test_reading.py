@@ -277,7 +277,7 @@ def open_isolated(data: bytes, memory: int = 1536 * 1024 * 1024) -> str:
         [sys.executable, "-c", _ISOLATED, str(READING), str(memory)],
         input=data,
         capture_output=True,
-        timeout=60,
+        timeout=30,
         check=False,
     )
     assert child.returncode == 0, f"exit {child.returncode}: {child.stderr.decode(errors='replace')[:500]}"
@@ -321,7 +321,7 @@ def test_csv_yields_the_roster_as_text(encoding, delimiter, reported):
     table = open_table(ROSTER_CSV.replace(",", delimiter).encode(encoding))
     assert (table.format, table.sheet_name, table.encoding, table.row_count) == ("csv", "", reported, 7)
     rows = list(table.rows())
-    assert [[cell for cell in row] for row in rows] == [
+    assert rows == [
         [TITLE, None, None, None, None],
         [None] * 5,
         HEADER,
@@ -577,6 +577,13 @@ HOSTILE = {
             ' office:value-type="string"><text:p>X</text:p></table:table-cell></table:table-row>'
         ),
         "too_large",
+    ),
+    # calamine 0.37 loops forever, holding the thread, on an ods table that never ends.
+    "ods cut after its last row": (
+        lambda: patch_member(
+            fixture("roster.ods"), "content.xml", lambda xml: xml[: xml.rindex(b"</table:table-row>") + 18]
+        ),
+        "damaged",
     ),
     "xlsb cell at column 2**32 - 16": (lambda: xlsb_with_cells([(0, 0, 1.0), (0, 0xFFFFFFF0, 2.0)]), "too_large"),
 }
