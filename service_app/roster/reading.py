@@ -453,6 +453,8 @@ def _xlsx_part_cells(data: bytes, max_cells: int) -> int:
     Fast path for what Excel, WPS, LibreOffice and openpyxl write: each cell tag opens with its
     only r attribute. The counts prove the fast regexes saw every cell tag and every r.
     """
+    if b"<c " not in data and not _ODD_CELL.search(data) and not _PREFIXED_CELL.search(data):
+        return 0  # no cell tag, prefixed or not: shared strings, styles, themes
     cells = data.count(b'<c r="')
     r_attributes = data.count(b' r="')
     if (
@@ -645,7 +647,9 @@ def _guard_xlsb_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: 
         elif typ == _XLSB_BEGIN_SST and size >= 8:
             if struct.unpack_from("<I", data, start + 4)[0] > info.file_size // 4 + 1:
                 raise RosterReadError("damaged", f"{info.filename} announces too many shared strings")
-        elif in_sheet_data and size >= 4 and (typ == _XLSB_ROW or typ in _XLSB_CELLS):
+        elif in_sheet_data and (typ == _XLSB_ROW or typ in _XLSB_CELLS):
+            if size < (4 if typ == _XLSB_ROW else 8):  # calamine would read the previous record's bytes
+                raise RosterReadError("damaged", f"{info.filename} has a truncated cell record")
             value = struct.unpack_from("<I", data, start)[0]
             if typ == _XLSB_ROW:
                 row = value

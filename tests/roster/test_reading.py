@@ -165,8 +165,8 @@ def _wide(text: str) -> bytes:
     return struct.pack("<I", len(text)) + text.encode("utf-16-le")
 
 
-def xlsb_with_cells(cells: list[tuple[int, int, str | float]]) -> bytes:
-    """A minimal xlsb: (row, column, value) cells, strings inline, on a sheet named 名单."""
+def xlsb_with_cells(cells: list[tuple[int, int, str | float]], extra: bytes = b"") -> bytes:
+    """A minimal xlsb: (row, column, value) cells, strings inline, then `extra` records, on a sheet named 名单."""
     body, current_row = b"", None
     for row, column, value in cells:
         if row != current_row:
@@ -181,6 +181,7 @@ def xlsb_with_cells(cells: list[tuple[int, int, str | float]]) -> bytes:
         + _biff12(0x94, bytes(16))  # BrtWsDim
         + _biff12(0x91)  # BrtBeginSheetData
         + body
+        + extra
         + _biff12(0x92)
         + _biff12(0x82)
     )
@@ -582,6 +583,14 @@ HOSTILE = {
     "ods cut after its last row": (
         lambda: patch_member(
             fixture("roster.ods"), "content.xml", lambda xml: xml[: xml.rindex(b"</table:table-row>") + 18]
+        ),
+        "damaged",
+    ),
+    # calamine reads the row of an empty BrtRowHdr from the previous record's bytes: here column 131072.
+    "xlsb row header without its row": (
+        lambda: xlsb_with_cells(
+            [(0, 0, 1.0)],
+            _biff12(0x05, struct.pack("<IId", 0x20000, 0, 1.0)) + _biff12(0x00) + _biff12(0x05, bytes(16)),
         ),
         "damaged",
     ),
