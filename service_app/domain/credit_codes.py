@@ -71,8 +71,3 @@ def is_well_formed(value: str | None) -> bool:
     except CreditCodeError as exc:
         return exc.reason == "checksum"
     return True
-
-
-def region_of(code: str) -> str:
-    """The six-digit GB/T 2260 region a valid code was issued in (330113 for Linping)."""
-    return code[2:8]

@@ -30,6 +30,7 @@ from ..domain.tiers import Chain, FirmStatus, Role
 from ..extensions import db
 from ..i18n import CHAIN_LABELS, STATUS_LABELS
 from ..models import Building, Firm, Street, User
+from .services import FLAG_FIELDS
 
 CREDIT_CODE_MESSAGES = {
     "empty": _l("Enter the 18-character unified social credit code."),
@@ -224,14 +225,6 @@ class FirmForm(OfficerFirmForm):
             registered_capital=self.registered_capital.data,
             officer_id=self.officer_id.data,
         )
-        for flag in (
-            "above_scale",
-            "is_high_tech",
-            "is_specialised",
-            "is_listed",
-            "is_chain_leader",
-            "is_abnormal",
-            "has_serious_violation",
-        ):
+        for flag in FLAG_FIELDS:
             values[flag] = bool(getattr(self, flag).data)
         return values

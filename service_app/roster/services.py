@@ -15,7 +15,7 @@ from ..extensions import db
 from ..models import ImportBatch, ImportMapping, ImportStatus, ImportUpload, User
 from ..models.types import utcnow
 from .apply import ImportConflictError, apply_plan, undo_batch
-from .columns import HEADER_SEARCH_ROWS, HeaderRow, header_at
+from .columns import HEADER_SEARCH_ROWS, HeaderRow, find_header
 from .plan import ImportOptions, ImportPermissionError, ImportPlan, RosterFormatError, RosterPlanner
 from .reading import RosterReadError, open_table
 from .xlsx import error_report
@@ -291,7 +291,8 @@ def build_error_report(batch: ImportBatch) -> bytes:
         rows = list(open_table(data, max_rows=MAX_SHEET_ROWS).rows())
     except RosterReadError as exc:
         raise ImportError_(read_error_message(exc), "unreadable") from exc
-    header_index = next((i for i, cells in enumerate(rows[:HEADER_SEARCH_ROWS]) if header_at(i, cells)), 0)
+    header = find_header(rows)
+    header_index = header.index if header else 0
     errors = batch.errors
     if batch.error_count > len(errors):
         errors = [e.as_dict() for e in _plan(data, batch.user, batch_options(batch), batch_mapping(batch)).errors]

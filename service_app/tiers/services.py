@@ -291,11 +291,6 @@ def is_stale(proposal: TierProposal) -> bool:
     return proposal.data_fingerprint != data_fingerprint(Quarter.parse(proposal.quarter))
 
 
-def may_approve(user: User) -> bool:
-    """Supervisors and admins approve proposals and override tiers; officers do not."""
-    return user.role in (Role.ADMIN, Role.SUPERVISOR)
-
-
 def override_item(item: ProposalItem, tier: Tier, reason: str, expiry: str | None, user: User) -> TierOverride:
     """A supervisor's tier for one firm on review: recorded as an override (used by later
     proposals until its expiry quarter) and on this proposal's line."""
