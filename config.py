@@ -38,6 +38,15 @@ class Config:
     PASSWORD_HASH_METHOD: str | None = None  # None: werkzeug's default (scrypt)
     FIRMS_PER_PAGE = 25
     PLATFORM_NAME = os.environ.get("PLATFORM_NAME", "临平新城")
+    #: Reminder e-mails go out through this SMTP server when it is set; none are sent otherwise.
+    MAIL_SERVER = os.environ.get("MAIL_SERVER")
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+    MAIL_USE_TLS = os.environ.get("MAIL_USE_TLS", "0") == "1"
+    MAIL_SENDER = os.environ.get("MAIL_SENDER", "noreply@localhost")
+    #: The address links in e-mails and the calendar feed point to, e.g. https://qy.example.cn.
+    PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000")
 
 
 class TestConfig(Config):

@@ -90,7 +90,9 @@ def register_blueprints(app: Flask) -> None:
     """Mount each feature's blueprint."""
     from .admin import bp as admin_bp
     from .auth import bp as auth_bp
+    from .firm_requests import bp as requests_bp
     from .firms import bp as firms_bp
+    from .followups import bp as followups_bp
     from .main import bp as main_bp
     from .roster import bp as roster_bp
     from .tiers import bp as tiers_bp
@@ -101,6 +103,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(roster_bp, url_prefix="/roster")
     app.register_blueprint(tiers_bp, url_prefix="/tiers")
+    app.register_blueprint(followups_bp, url_prefix="/followups")
+    app.register_blueprint(requests_bp, url_prefix="/requests")
 
 
 def register_errorhandlers(app: Flask) -> None:

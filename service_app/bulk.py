@@ -81,10 +81,14 @@ def _converter(column_type: sa.types.TypeEngine[Any], sqlite: bool) -> Converter
     return _identity
 
 
-def bulk_insert(table: sa.Table, rows: Sequence[dict[str, Any]], batch: int = 5000) -> None:
-    """INSERT rows (dicts with the same keys) into a table with executemany."""
+def bulk_insert(
+    table: sa.Table, rows: Sequence[dict[str, Any]], batch: int = 5000, *, skip_conflicts: bool = False
+) -> int:
+    """INSERT rows (dicts with the same keys) into a table with executemany; returns how many
+    were inserted. With `skip_conflicts`, a row that breaks a unique constraint or index is
+    skipped (ON CONFLICT DO NOTHING, on SQLite and PostgreSQL alike)."""
     if not rows:
-        return
+        return 0
     connection = db.session.connection()
     dialect = connection.dialect
     names = list(rows[0])
@@ -99,6 +103,9 @@ def bulk_insert(table: sa.Table, rows: Sequence[dict[str, Any]], batch: int = 50
         f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "  # noqa: S608
         f"VALUES ({', '.join(marker for _ in names)})"
     )
+    if skip_conflicts:
+        sql += " ON CONFLICT DO NOTHING"
+    inserted = 0
     for start in range(0, len(rows), batch):
         params = []
         for row in rows[start : start + batch]:
@@ -110,4 +117,6 @@ def bulk_insert(table: sa.Table, rows: Sequence[dict[str, Any]], batch: int = 50
                 for index, convert in converting:
                     values[index] = convert(values[index])
             params.append(tuple(values))
-        connection.exec_driver_sql(sql, params)
+        result = connection.exec_driver_sql(sql, params)
+        inserted += max(result.rowcount, 0)
+    return inserted

@@ -8,6 +8,15 @@ from flask import current_app, has_request_context, session
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from .domain.followups import (
+    ExitCheck,
+    FollowupStatus,
+    RequestCategory,
+    RequestStatus,
+    Satisfaction,
+    Urgency,
+    VisitKind,
+)
 from .domain.tiers import Chain, FirmStatus, Role, Tier
 from .models.imports import ImportMode, ImportStatus
 
@@ -124,6 +133,43 @@ RULE_LABELS = {
     "insufficient_data": _l("6. Too little data: keep the current tier"),
 }
 PROPOSAL_STATUS_LABELS = {"draft": _l("Under review"), "applied": _l("Approved"), "discarded": _l("Discarded")}
+VISIT_KIND_LABELS = {VisitKind.ONSITE: _l("On site"), VisitKind.PHONE: _l("Phone"), VisitKind.ONLINE: _l("Online")}
+FOLLOWUP_STATUS_LABELS = {
+    FollowupStatus.OPEN: _l("Open"),
+    FollowupStatus.DONE: _l("Done"),
+    FollowupStatus.CANCELLED: _l("Cancelled"),
+}
+EXIT_CHECK_LABELS = {
+    ExitCheck.PLAN: _l("Relocation or closure plan"),
+    ExitCheck.TAX: _l("Tax clearance"),
+    ExitCheck.LEASE: _l("Lease end"),
+    ExitCheck.DEREGISTRATION: _l("Deregistration"),
+}
+REQUEST_CATEGORY_LABELS = {
+    RequestCategory.IP: _l("IP protection"),
+    RequestCategory.UNIVERSITY: _l("University and institute cooperation"),
+    RequestCategory.TECH_TRANSFER: _l("Technology transfer"),
+    RequestCategory.MENTOR: _l("Startup mentor"),
+    RequestCategory.FINANCING: _l("Financing"),
+    RequestCategory.TALENT: _l("Talent"),
+    RequestCategory.SPACE: _l("Space and land"),
+    RequestCategory.POLICY: _l("Policy"),
+    RequestCategory.OTHER: _l("Other"),
+}
+REQUEST_STATUS_LABELS = {
+    RequestStatus.RECEIVED: _l("Received"),
+    RequestStatus.ASSIGNED: _l("Assigned"),
+    RequestStatus.IN_PROGRESS: _l("In progress"),
+    RequestStatus.RESOLVED: _l("Resolved"),
+    RequestStatus.REVISITED: _l("Called back"),
+    RequestStatus.CLOSED: _l("Closed"),
+}
+URGENCY_LABELS = {Urgency.NORMAL: _l("Normal"), Urgency.URGENT: _l("Urgent")}
+SATISFACTION_LABELS = {
+    Satisfaction.SATISFIED: _l("Satisfied"),
+    Satisfaction.MOSTLY: _l("Mostly satisfied"),
+    Satisfaction.DISSATISFIED: _l("Dissatisfied"),
+}
 
 #: Label tables templates and macros use as Jinja globals.
 TEMPLATE_GLOBALS = {
@@ -142,9 +188,25 @@ TEMPLATE_GLOBALS = {
     "INDICATOR_LABELS": INDICATOR_LABELS,
     "RULE_LABELS": RULE_LABELS,
     "PROPOSAL_STATUS_LABELS": PROPOSAL_STATUS_LABELS,
+    "VISIT_KIND_LABELS": VISIT_KIND_LABELS,
+    "FOLLOWUP_STATUS_LABELS": FOLLOWUP_STATUS_LABELS,
+    "EXIT_CHECK_LABELS": EXIT_CHECK_LABELS,
+    "REQUEST_CATEGORY_LABELS": REQUEST_CATEGORY_LABELS,
+    "REQUEST_STATUS_LABELS": REQUEST_STATUS_LABELS,
+    "URGENCY_LABELS": URGENCY_LABELS,
+    "SATISFACTION_LABELS": SATISFACTION_LABELS,
 }
 
 
 def template_context() -> dict[str, Any]:
     """Per-request values every template may use."""
-    return {"current_locale": select_locale(), "platform_name": current_app.config["PLATFORM_NAME"]}
+    context: dict[str, Any] = {
+        "current_locale": select_locale(),
+        "platform_name": current_app.config["PLATFORM_NAME"],
+        "unread_notifications": 0,
+    }
+    if has_request_context() and current_user.is_authenticated:
+        from .notify import unread_count
+
+        context["unread_notifications"] = unread_count(current_user)
+    return context

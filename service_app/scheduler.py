@@ -37,6 +37,8 @@ class Job:
 JOBS = (
     # Daily at 09:00; the job itself acts only on a quarter's first working day (调休 included).
     Job("tiers.quarterly_proposal", "service_app.tiers.tasks:quarterly_proposal", {"hour": 9, "minute": 0}),
+    # Daily at 07:30: missing and overdue follow-ups, overdue requests, the bell and e-mail.
+    Job("followups.daily_sweep", "service_app.followups.tasks:daily_sweep", {"hour": 7, "minute": 30}),
 )
 
 

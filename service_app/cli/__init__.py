@@ -7,6 +7,7 @@ from flask import Flask
 from ..scheduler import scheduler_cli
 from .demo import demo_cli
 from .firms import firms_cli
+from .followups import followups_cli
 from .roster import roster_cli
 from .tiers import tiers_cli
 from .users import users_cli
@@ -14,5 +15,5 @@ from .users import users_cli
 
 def register(app: Flask) -> None:
     """Attach every command group to the app."""
-    for group in (users_cli, firms_cli, demo_cli, roster_cli, tiers_cli, scheduler_cli):
+    for group in (users_cli, firms_cli, demo_cli, roster_cli, tiers_cli, followups_cli, scheduler_cli):
         app.cli.add_command(group)

@@ -8,10 +8,10 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy.orm.exc import StaleDataError
 
-from ..domain.tiers import Tier
+from ..domain.tiers import Role, Tier
 from ..extensions import db
 from ..i18n import FIELD_LABELS
-from ..models import Building, QuarterlyMetric, TierAssignment
+from ..models import Building, FirmRequest, QuarterlyMetric, TierAssignment, Visit
 from ..permissions import can_accept_invalid_credit_code, can_create_firm, editable_firm_fields
 from ..scoping import get_scoped_firm_or_404, visible_streets
 from . import bp
@@ -86,9 +86,21 @@ def detail(firm_id: int):
     metrics = db.session.scalars(
         sa.select(QuarterlyMetric).where(QuarterlyMetric.firm_id == firm.id).order_by(QuarterlyMetric.quarter.desc())
     ).all()
+    from ..followups.services import open_followup
+
+    visits = db.session.scalars(
+        sa.select(Visit).where(Visit.firm_id == firm.id).order_by(Visit.visited_on.desc(), Visit.id.desc()).limit(10)
+    ).all()
+    requests = db.session.scalars(
+        sa.select(FirmRequest).where(FirmRequest.firm_id == firm.id).order_by(FirmRequest.id.desc()).limit(10)
+    ).all()
     return render_template(
         "firms/detail.html",
         firm=firm,
+        followup=open_followup(firm.id),
+        visits=visits,
+        requests=requests,
+        can_serve=current_user.role in (Role.ADMIN, Role.SUPERVISOR, Role.OFFICER),
         assignment=latest_assignment(firm),
         history=history,
         metrics=metrics,

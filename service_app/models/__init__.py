@@ -2,6 +2,16 @@
 
 from .audit import AuditEvent
 from .firms import Firm, QuarterlyMetric
+from .followups import (
+    CalendarDay,
+    ExitChecklistItem,
+    FirmRequest,
+    Followup,
+    RequestCategoryLimit,
+    RequestStep,
+    TierCadence,
+    Visit,
+)
 from .imports import ImportBatch, ImportItem, ImportMapping, ImportMode, ImportStatus, ImportUpload, ItemAction
 from .notifications import Notification
 from .places import Building, Street
@@ -11,7 +21,11 @@ from .users import User, user_streets
 __all__ = [
     "AuditEvent",
     "Building",
+    "CalendarDay",
+    "ExitChecklistItem",
     "Firm",
+    "FirmRequest",
+    "Followup",
     "ImportBatch",
     "ImportItem",
     "ImportMapping",
@@ -23,11 +37,15 @@ __all__ = [
     "ProposalItem",
     "ProposalStatus",
     "QuarterlyMetric",
+    "RequestCategoryLimit",
+    "RequestStep",
     "RuleSetVersion",
     "Street",
     "TierAssignment",
+    "TierCadence",
     "TierOverride",
     "TierProposal",
     "User",
+    "Visit",
     "user_streets",
 ]

@@ -47,6 +47,10 @@ class User(UserMixin, Model):
     created_at: Mapped[Timestamp]
     #: Last successful sign-in.
     last_login_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    #: Where reminders go by e-mail when SMTP is configured; empty sends none.
+    email: Mapped[str | None] = mapped_column(sa.String(254))
+    #: sha256 of the secret in the user's private calendar-feed URL; empty when revoked.
+    calendar_token_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
 
     streets: Mapped[list[Street]] = relationship(secondary=user_streets, order_by=Street.id)
 

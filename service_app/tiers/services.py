@@ -6,10 +6,12 @@ queries and store its answers; one transaction per call, committed by the caller
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections import Counter
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -30,6 +32,7 @@ from ..domain.scoring import (
 )
 from ..domain.tiers import AssignmentMethod, FirmStatus, Role, Tier
 from ..extensions import db
+from ..followups.services import schedule_followups
 from ..models import (
     AuditEvent,
     Firm,
@@ -50,6 +53,7 @@ METRICS: sa.Table = QuarterlyMetric.__table__  # type: ignore[assignment]
 ITEMS: sa.Table = ProposalItem.__table__  # type: ignore[assignment]
 ASSIGNMENTS: sa.Table = TierAssignment.__table__  # type: ignore[assignment]
 AUDIT: sa.Table = AuditEvent.__table__  # type: ignore[assignment]
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 METRIC_FIELDS = ("revenue", "tax", "employees", "rd_spend", "floor_area_m2", "land_mu")
 
 
@@ -409,6 +413,8 @@ def apply_proposal(proposal: TierProposal, user: User | None, *, allow_stale: bo
             for row in changed
         ],
     )
+    # Follow-up cadences change with the new tiers (rescheduled, created or cancelled).
+    schedule_followups(dt.datetime.now(SHANGHAI).date())
     counts = {"firms": len(items), "changed": len(changed)}
     record_event("proposal.apply", "proposal", proposal.id, after={"quarter": proposal.quarter, **counts}, user=user)
     db.session.expire_all()
