@@ -7,6 +7,8 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from .extensions import db
+
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 
@@ -32,4 +34,14 @@ def configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # IMMEDIATE takes the write lock up front (waiting up to the busy timeout), so a job that
+        # reads and then writes never fails on a snapshot another writer made stale.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("sqlite_immediate") else "BEGIN")
+
+
+def begin_writing() -> None:
+    """Start the session's transaction ready to write: BEGIN IMMEDIATE on SQLite, so two jobs
+    that read before they write queue up instead of failing; a plain BEGIN elsewhere. Call it
+    first thing in a job; inside a transaction already begun it changes nothing."""
+    if not db.session().in_transaction():
+        db.session.connection(execution_options={"sqlite_immediate": True})

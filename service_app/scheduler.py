@@ -68,6 +68,9 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
             id=job.id,
             name=job.function,
             replace_existing=True,
+            coalesce=True,
+            misfire_grace_time=MISFIRE_GRACE_SECONDS,
+            max_instances=1,
         )
     return scheduler
 

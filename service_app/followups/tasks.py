@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from ..domain.followups import UNRESOLVED, FollowupStatus
 from ..domain.tiers import Role
+from ..database import begin_writing
 from ..extensions import db
 from ..firm_requests.services import escalate_overdue
 from ..models import FirmRequest, Followup, User
@@ -99,6 +100,7 @@ def _notes(today: dt.date) -> list[Note]:
 def daily_sweep(today: dt.date | None = None) -> dict[str, Any]:
     """Run the sweep for `today` (Shanghai's date by default) and commit; returns its counts."""
     today = today or dt.datetime.now(SHANGHAI).date()
+    begin_writing()
     counts = schedule_followups(today)
     overdue = mark_overdue(today)
     escalated = escalate_overdue(today)
