@@ -35,8 +35,12 @@ demo: db-upgrade
 	$(FLASK) demo load --if-empty
 
 ## run: set up .venv, the database, demo data and an admin, then serve on http://127.0.0.1:5000
+## with the scheduler beside it in its own process (stopped with the server)
 run: translations demo
 	$(FLASK) users ensure-admin
+	$(FLASK) followups sweep
+	$(FLASK) scheduler run & scheduler=$$!; \
+	trap 'kill $$scheduler 2>/dev/null' EXIT INT TERM; \
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 ## test: the whole suite (end-to-end tests too, when Chromium is installed)

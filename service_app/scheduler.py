@@ -9,9 +9,11 @@ misfire grace of hours).
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -83,8 +85,9 @@ def run_command() -> None:
     """Run the scheduler in the foreground until stopped."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     scheduler = build_scheduler(app)
+    now = datetime.now(ZoneInfo(TIMEZONE))
     for job in scheduler.get_jobs():
-        click.echo(f"{job.id}: next run {job.next_run_time}")
+        click.echo(f"{job.id}: next run {job.trigger.get_next_fire_time(None, now)}")
     scheduler.start()
 
 

@@ -323,3 +323,24 @@ def test_approving_a_proposal_schedules_by_the_new_tiers(tiered):
     assert tiered_firms
     assert sorted(f.firm_id for f in open_followups()) == sorted(tiered_firms)
     assert all(f.tier == db.session.get(Firm, f.firm_id).current_tier for f in open_followups())
+
+
+def test_scheduler_run_lists_the_jobs_then_starts(app, monkeypatch):
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    started = []
+    monkeypatch.setattr(BlockingScheduler, "start", lambda self: started.append(self))
+    result = app.test_cli_runner().invoke(args=["scheduler", "run"])
+    assert result.exit_code == 0, result.output
+    assert "followups.daily_sweep: next run" in result.output
+    assert len(started) == 1
+
+
+def test_sweep_command_prints_json(app, world):
+    import json
+
+    result = app.test_cli_runner().invoke(args=["followups", "sweep", "--today", "2026-11-26"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["day"] == "2026-11-26"
+    bad = app.test_cli_runner().invoke(args=["followups", "sweep", "--today", "26/11/2026"])
+    assert bad.exit_code == 2
