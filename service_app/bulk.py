@@ -39,12 +39,20 @@ def _sqlite_date(value: Any) -> Any:
     return value.isoformat() if isinstance(value, dt.date) else value
 
 
-def _sqlite_datetime(value: Any) -> Any:
-    return value.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(value, dt.datetime) else value
+class _SqliteDatetime:
+    """SQLAlchemy's text for a datetime; rows stamped with one `now` share one conversion."""
 
+    def __init__(self) -> None:
+        self._last: tuple[Any, str] | None = None
 
-def _sqlite_bool(value: Any) -> Any:
-    return int(value) if isinstance(value, bool) else value
+    def __call__(self, value: Any) -> Any:
+        if not isinstance(value, dt.datetime):
+            return value
+        if self._last is not None and self._last[0] is value:
+            return self._last[1]
+        text = value.strftime("%Y-%m-%d %H:%M:%S.%f")
+        self._last = (value, text)
+        return text
 
 
 class _JsonText:
@@ -73,12 +81,10 @@ def _converter(column_type: sa.types.TypeEngine[Any], sqlite: bool) -> Converter
     if isinstance(column_type, sa.Numeric):
         return _sqlite_numeric
     if isinstance(column_type, sa.DateTime):
-        return _sqlite_datetime
+        return _SqliteDatetime()
     if isinstance(column_type, sa.Date):
         return _sqlite_date
-    if isinstance(column_type, sa.Boolean):
-        return _sqlite_bool
-    return _identity
+    return _identity  # booleans too: sqlite3 binds True and False as the integers 1 and 0
 
 
 def bulk_insert(
@@ -107,16 +113,14 @@ def bulk_insert(
         sql += " ON CONFLICT DO NOTHING"
     inserted = 0
     for start in range(0, len(rows), batch):
-        params = []
-        for row in rows[start : start + batch]:
-            values = take(row)
-            if len(names) == 1:
-                values = (values,)
-            if converting:
-                values = list(values)
-                for index, convert in converting:
-                    values[index] = convert(values[index])
-            params.append(tuple(values))
+        params = [take(row) for row in rows[start : start + batch]]
+        if len(names) == 1:
+            params = [(value,) for value in params]
+        if converting:  # column by column: one map per converted column, not a call per cell
+            columns = list(zip(*params, strict=True))
+            for index, convert in converting:
+                columns[index] = tuple(map(convert, columns[index]))
+            params = list(zip(*columns, strict=True))
         result = connection.exec_driver_sql(sql, params)
         inserted += max(result.rowcount, 0)
     return inserted

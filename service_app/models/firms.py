@@ -80,6 +80,8 @@ class Firm(Model):
     created_at: Mapped[Timestamp]
     #: When the firm was last changed.
     updated_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    #: The import batch that created the firm (no foreign key, like ImportItem's); undo deletes by it.
+    import_batch_id: Mapped[int | None] = mapped_column(index=True)
 
     street: Mapped[Street] = relationship()
     building: Mapped[Building | None] = relationship(back_populates="firms")
@@ -121,6 +123,8 @@ class QuarterlyMetric(Model):
     floor_area_m2: Mapped[Decimal | None] = mapped_column(Area)
     #: 用地面积 in 亩 (firms on their own land).
     land_mu: Mapped[Decimal | None] = mapped_column(Area)
+    #: The import batch that last wrote the row: undoing an earlier batch refuses once a later one has.
+    import_batch_id: Mapped[int | None]
 
     firm: Mapped[Firm] = relationship(back_populates="metrics")
 

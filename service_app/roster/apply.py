@@ -1,8 +1,10 @@
 """Writing an import plan, and undoing it: bulk statements inside the caller's transaction.
 
 Rows are written with executemany (grouped by the set of changed columns), not one ORM object
-per row, so a 30,000-row roster applies in about a second. Each firm created or changed gets
-an audit event and an ImportItem holding what it was before and what the import wrote, for undo.
+per row, so a 30,000-row roster applies in about a second. Each firm created or changed gets an
+audit event. A created firm and the metric rows a batch writes carry the batch's id, which is all
+undo needs to delete them; a changed firm gets an ImportItem holding what it was before and what
+the import wrote.
 """
 
 from __future__ import annotations
@@ -64,30 +66,20 @@ def _executemany(statement: Any, rows: Sequence[dict[str, Any]]) -> int:
     return touched
 
 
-def _ids_by_code(codes: list[str]) -> dict[str, int]:
-    ids: dict[str, int] = {}
-    for start in range(0, len(codes), CHUNK):
-        query = sa.select(FIRMS.c.credit_code, FIRMS.c.id).where(FIRMS.c.credit_code.in_(codes[start : start + CHUNK]))
-        ids.update({code: firm_id for code, firm_id in db.session.execute(query)})
-    return ids
-
-
-def _insert_firms(firms: list[PlannedFirm], now: dt.datetime) -> dict[str, int]:
+def _insert_firms(firms: list[PlannedFirm], now: dt.datetime, batch_id: int) -> dict[str, int]:
     """Insert new firms; their ids by credit code."""
-    payload = [
-        {
-            "status": "active",
-            **FLAG_DEFAULTS,
-            **{k: _plain(v) for k, v in firm.firm_values.items()},
-            "version": 1,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for firm in firms
-    ]
-    for group in _grouped(payload).values():
+    if not firms:
+        return {}
+    # Enum values are converted by bulk_insert; the firm's own values follow the defaults.
+    defaults = {"status": "active", **FLAG_DEFAULTS, "version": 1, "created_at": now, "updated_at": now}
+    defaults["import_batch_id"] = batch_id
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for firm in firms:
+        groups[tuple(firm.firm_values)].append(defaults | firm.firm_values)  # same keys, same order: one INSERT
+    for group in groups.values():
         bulk_insert(FIRMS, group)
-    return _ids_by_code([firm.credit_code for firm in firms]) if firms else {}
+    query = sa.select(FIRMS.c.credit_code, FIRMS.c.id).where(FIRMS.c.import_batch_id == batch_id)
+    return {code: firm_id for code, firm_id in db.session.execute(query)}
 
 
 def _update_firms(firms: list[PlannedFirm], now: dt.datetime) -> None:
@@ -111,27 +103,76 @@ def _update_firms(firms: list[PlannedFirm], now: dt.datetime) -> None:
         raise ImportConflictError([str(i) for i in changed][:5])
 
 
-def _write_metrics(firms: list[PlannedFirm], firm_ids: dict[str, int]) -> None:
+def _write_metrics(firms: list[PlannedFirm], firm_ids: dict[str, int], batch_id: int) -> None:
     inserts, updates = [], []
+    empty = dict.fromkeys(METRIC_COLUMNS)
     for firm in firms:
         firm_id = firm.firm_id or firm_ids[firm.credit_code]
         for write in firm.metrics:
             if write.before is None:
-                inserts.append(
-                    {name: write.values.get(name) for name in METRIC_COLUMNS}
-                    | {"firm_id": firm_id, "quarter": write.quarter}
-                )
+                inserts.append(empty | write.values | {"firm_id": firm_id, "quarter": write.quarter})
             else:
                 updates.append({**write.values, "_firm_id": firm_id, "_quarter": write.quarter})
+    for row in inserts:
+        row["import_batch_id"] = batch_id
     bulk_insert(METRICS, inserts)
     for columns, group in _grouped(updates).items():
         names = [c for c in columns if not c.startswith("_")]
         statement = (
             sa.update(METRICS)
             .where(METRICS.c.firm_id == sa.bindparam("_firm_id"), METRICS.c.quarter == sa.bindparam("_quarter"))
-            .values({name: sa.bindparam(name) for name in names})
+            .values({**{name: sa.bindparam(name) for name in names}, "import_batch_id": batch_id})
         )
         _executemany(statement, group)
+
+
+def _changed_firm_records(
+    firms: list[PlannedFirm], batch_id: int, user_id: int | None, source: str, now: dt.datetime
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The ImportItem (for undo) and the audit event of each changed firm."""
+    items, events = [], []
+    for firm in firms:
+        version_after = (firm.version or 0) + (1 if firm.firm_values else 0)
+        before = _json(firm.firm_before)
+        items.append(
+            {
+                "batch_id": batch_id,
+                "firm_id": firm.firm_id,
+                "row_number": firm.row,
+                "action": ItemAction.UPDATED.value,
+                "firm_before": before,
+                "version_after": version_after,
+                "metrics_before": {m.quarter: _json(m.before) for m in firm.metrics},
+                "metrics_after": {m.quarter: _json(m.after) for m in firm.metrics},
+            }
+        )
+        after = _json(firm.firm_values) or {}
+        if firm.metrics:
+            after["_metrics"] = {m.quarter: _json(m.values) for m in firm.metrics}
+        after.update(_version=version_after, _batch=batch_id)
+        events.append(_event(now, user_id, "firm.import", firm.firm_id, before, after, source))
+    return items, events
+
+
+def _event(
+    now: dt.datetime,
+    user_id: int | None,
+    action: str,
+    firm_id: int | None,
+    before: dict[str, Any] | None,
+    after: dict[str, Any],
+    source: str,
+) -> dict[str, Any]:
+    return {
+        "created_at": now,
+        "user_id": user_id,
+        "action": action,
+        "object_type": "firm",
+        "object_id": str(firm_id),
+        "before": before,
+        "after": after,
+        "source_address": source,
+    }
 
 
 def apply_plan(plan: ImportPlan, batch: ImportBatch, user_id: int | None, source: str) -> dict[str, int]:
@@ -139,48 +180,14 @@ def apply_plan(plan: ImportPlan, batch: ImportBatch, user_id: int | None, source
     now = utcnow()
     new = [firm for firm in plan.firms if firm.firm_id is None]
     changed = [firm for firm in plan.firms if firm.firm_id is not None and firm.action == "updated"]
-    firm_ids = _insert_firms(new, now)
+    firm_ids = _insert_firms(new, now, batch.id)
     _update_firms(changed, now)
-    _write_metrics(new + changed, firm_ids)
-    items, events = [], []
-    created_after = {"_version": 1, "_batch": batch.id}
-    for firm in new + changed:
-        firm_id = firm.firm_id or firm_ids[firm.credit_code]
-        created = firm.firm_id is None
-        version_after = 1 if created else (firm.version or 0) + (1 if firm.firm_values else 0)
-        items.append(
-            {
-                "batch_id": batch.id,
-                "firm_id": firm_id,
-                "row_number": firm.row,
-                "action": (ItemAction.CREATED if created else ItemAction.UPDATED).value,
-                "firm_before": None if created else _json(firm.firm_before),
-                "version_after": version_after,
-                "metrics_before": {m.quarter: _json(m.before) for m in firm.metrics},
-                "metrics_after": {m.quarter: _json(m.after) for m in firm.metrics},
-            }
-        )
-        if created:
-            after: dict[str, Any] = created_after  # the firm itself holds its fields; the event names the batch
-        else:
-            after = _json(firm.firm_values) or {}
-            if firm.metrics:
-                after["_metrics"] = {m.quarter: _json(m.values) for m in firm.metrics}
-            after.update(_version=version_after, _batch=batch.id)
-        events.append(
-            {
-                "created_at": now,
-                "user_id": user_id,
-                "action": "firm.create" if created else "firm.import",
-                "object_type": "firm",
-                "object_id": str(firm_id),
-                "before": None if created else _json(firm.firm_before),
-                "after": after,
-                "source_address": source,
-            }
-        )
+    _write_metrics(new + changed, firm_ids, batch.id)
+    created_after = {"_version": 1, "_batch": batch.id}  # the firm holds its fields; the event names the batch
+    events = [_event(now, user_id, "firm.create", firm_ids[f.credit_code], None, created_after, source) for f in new]
+    items, changed_events = _changed_firm_records(changed, batch.id, user_id, source, now)
     bulk_insert(ITEMS, items)
-    bulk_insert(AUDIT, events)
+    bulk_insert(AUDIT, events + changed_events)
     db.session.expire_all()  # ORM objects loaded earlier in this session are stale now
     return {
         "created": len(new),
@@ -217,8 +224,12 @@ def _current_metrics(firm_ids: list[int]) -> dict[int, dict[str, dict[str, Any]]
     return rows
 
 
-def _undo_conflicts(items: list[ImportItem]) -> list[str]:
-    """Names of firms changed since the batch wrote them: by anyone, including later imports."""
+def _undo_conflicts(items: list[ImportItem], created: dict[int, tuple[int, str]], batch_id: int) -> list[str]:
+    """Names of firms changed since the batch wrote them: by anyone, including later imports.
+
+    `created` holds the firms the batch created (id → version, name), found by their batch id;
+    batches applied before firms carried it list their created firms as ImportItems instead.
+    """
     ids = [item.firm_id for item in items]
     firms: dict[int, tuple[int, str]] = {}
     assessed: set[int] = set()
@@ -226,6 +237,9 @@ def _undo_conflicts(items: list[ImportItem]) -> list[str]:
         chunk = ids[start : start + CHUNK]
         query = sa.select(FIRMS.c.id, FIRMS.c.version, FIRMS.c.name).where(FIRMS.c.id.in_(chunk))
         firms.update({fid: (version, name) for fid, version, name in db.session.execute(query)})
+    every = ids + list(created)
+    for start in range(0, len(every), CHUNK):
+        chunk = every[start : start + CHUNK]
         assessed.update(db.session.scalars(sa.select(ASSIGNMENTS.c.firm_id).where(ASSIGNMENTS.c.firm_id.in_(chunk))))
     metrics = _current_metrics(ids)
     conflicts = []
@@ -241,13 +255,32 @@ def _undo_conflicts(items: list[ImportItem]) -> list[str]:
             moved = moved or bool(set(stored) - set(item.metrics_after)) or item.firm_id in assessed
         if moved:
             conflicts.append(name)
+    # A firm the batch created: saved since (version), assessed, or a metric row another batch or
+    # anyone else wrote (any row not marked with this batch) means deleting it would lose data.
+    written_since = _metrics_written_by_others(list(created), batch_id)
+    for firm_id, (version, name) in created.items():
+        if version != 1 or firm_id in assessed or firm_id in written_since:
+            conflicts.append(name)
     return conflicts
+
+
+def _metrics_written_by_others(firm_ids: list[int], batch_id: int) -> set[int]:
+    found: set[int] = set()
+    for start in range(0, len(firm_ids), CHUNK):
+        query = sa.select(METRICS.c.firm_id).where(
+            METRICS.c.firm_id.in_(firm_ids[start : start + CHUNK]),
+            sa.or_(METRICS.c.import_batch_id.is_(None), METRICS.c.import_batch_id != batch_id),
+        )
+        found.update(db.session.scalars(query))
+    return found
 
 
 def undo_batch(batch: ImportBatch, user_id: int | None, source: str) -> int:
     """Restore every firm the batch created or changed; refuses if any changed since. Flushes."""
     items = list(db.session.scalars(sa.select(ImportItem).where(ImportItem.batch_id == batch.id)))
-    conflicts = _undo_conflicts(items)
+    query = sa.select(FIRMS.c.id, FIRMS.c.version, FIRMS.c.name).where(FIRMS.c.import_batch_id == batch.id)
+    created_here = {fid: (version, name) for fid, version, name in db.session.execute(query)}
+    conflicts = _undo_conflicts(items, created_here, batch.id)
     if conflicts:
         raise ImportConflictError(conflicts)
     now = utcnow()
@@ -279,31 +312,23 @@ def undo_batch(batch: ImportBatch, user_id: int | None, source: str) -> int:
     for columns, group in _grouped(metric_restores).items():
         names = [c for c in columns if not c.startswith("_")]
         _executemany(sa.update(METRICS).where(where).values({n: sa.bindparam(n) for n in names}), group)
-    created = [item.firm_id for item in items if item.action == ItemAction.CREATED]
+    created = list(created_here) + [item.firm_id for item in items if item.action == ItemAction.CREATED]
     for start in range(0, len(created), CHUNK):
         chunk = created[start : start + CHUNK]
         db.session.execute(sa.delete(METRICS).where(METRICS.c.firm_id.in_(chunk)))
         db.session.execute(sa.delete(FIRMS).where(FIRMS.c.id.in_(chunk)))
-    bulk_insert(
-        AUDIT,
-        [
-            {
-                "created_at": now,
-                "user_id": user_id,
-                "action": "firm.import_undo",
-                "object_type": "firm",
-                "object_id": str(item.firm_id),
-                "before": None,
-                "after": {
-                    **(item.firm_before or {}),
-                    "_batch": batch.id,
-                    "_deleted": item.action == ItemAction.CREATED,
-                    "_version": item.version_after + (1 if item.firm_before else 0),
-                },
-                "source_address": source,
-            }
-            for item in items
-        ],
-    )
+    deleted_after = {"_batch": batch.id, "_deleted": True, "_version": 1}
+    events = [
+        _event(now, user_id, "firm.import_undo", firm_id, None, deleted_after, source) for firm_id in created_here
+    ]
+    for item in items:
+        after = {
+            **(item.firm_before or {}),
+            "_batch": batch.id,
+            "_deleted": item.action == ItemAction.CREATED,
+            "_version": item.version_after + (1 if item.firm_before else 0),
+        }
+        events.append(_event(now, user_id, "firm.import_undo", item.firm_id, None, after, source))
+    bulk_insert(AUDIT, events)
     db.session.expire_all()
-    return len(items)
+    return len(created_here) + len(items)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -73,7 +74,7 @@ class RowError:
         return {"row": self.row, "column": self.column, "value": self.value, "message": self.message}
 
 
-@dataclass
+@dataclass(slots=True)
 class MetricWrite:
     """One quarter's metric row to insert or change."""
 
@@ -88,7 +89,7 @@ class MetricWrite:
         return {name: (self.before or {}).get(name) for name in METRIC_COLUMNS} | self.values
 
 
-@dataclass
+@dataclass(slots=True)
 class PlannedFirm:
     """One firm of the file and what applying does to it."""
 
@@ -213,7 +214,7 @@ def _existing_firms(codes: list[str]) -> dict[str, dict[str, Any]]:
 
 def _existing_metrics(pairs: list[tuple[int, str]]) -> dict[tuple[int, str], dict[str, Any]]:
     table = QuarterlyMetric.__table__
-    columns = [table.c.firm_id, table.c.quarter] + [table.c[name] for name in METRIC_COLUMNS]
+    columns = [table.c.firm_id, table.c.quarter, table.c.import_batch_id] + [table.c[name] for name in METRIC_COLUMNS]
     found: dict[tuple[int, str], dict[str, Any]] = {}
     by_quarter: dict[str, list[int]] = {}
     for firm_id, quarter in pairs:
@@ -222,7 +223,10 @@ def _existing_metrics(pairs: list[tuple[int, str]]) -> dict[tuple[int, str], dic
         for chunk in _chunks(firm_ids):
             query = sa.select(*columns).where(table.c.quarter == quarter, table.c.firm_id.in_(chunk))
             for row in db.session.execute(query).mappings():
-                found[(row["firm_id"], row["quarter"])] = {name: row[name] for name in METRIC_COLUMNS}
+                # The writing batch too: undoing a later batch hands the row back to it.
+                before = {name: row[name] for name in METRIC_COLUMNS}
+                before["import_batch_id"] = row["import_batch_id"]
+                found[(row["firm_id"], row["quarter"])] = before
     return found
 
 
@@ -242,25 +246,56 @@ def same_value(stored: object, new: object) -> bool:
     return bool(stored == new)
 
 
-@dataclass
+@dataclass(slots=True)
 class _ParsedRow:
     row: int
     credit_code: str
     firm: dict[str, Any]  # roster field → parsed value (street/building/officer still names)
-    blanks: set[str]  # mapped firm fields whose cell was blank
+    blanks: AbstractSet[str]  # mapped firm fields whose cell was blank
     metrics: dict[str, Any]
-    metric_blanks: set[str]
+    metric_blanks: AbstractSet[str]
     quarter: str | None
 
 
-@dataclass
+@dataclass(slots=True)
 class _FirmRows:
     """The rows of one credit code, merged: firm fields from all, a metric entry per quarter."""
 
     rows: list[int]
     firm: dict[str, Any]
-    blanks: set[str]
+    blanks: AbstractSet[str]
     metrics: list[_ParsedRow]
+
+
+#: A blank cell, in a column's cache of parsed text.
+_BLANK: Any = object()
+_NO_BLANKS: frozenset[str] = frozenset()
+#: Distinct texts remembered per column: enough for streets, chains and flags, bounded for names and codes.
+_SEEN_LIMIT = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    """A cell that did not parse: the message for the error report."""
+
+    message: str
+    bad_code: bool  # a credit code that failed: the row needs no "missing code" error too
+
+
+#: A column and its parsed texts (text → value, _BLANK or _Failure).
+_ColumnReader = tuple[Column, dict[str, Any]]
+
+
+def _parse_cell(column: Column, value: object) -> Any:
+    """The parsed value, or a _Failure saying what is wrong."""
+    try:
+        return column.parse(value)
+    except CreditCodeError as exc:
+        return _Failure(CREDIT_CODE_MESSAGES.get(exc.reason, "统一社会信用代码无效"), True)
+    except CellError as exc:
+        return _Failure(str(exc), False)
+    except (ValueError, ArithmeticError, TypeError):  # a value no parser foresaw: an error, not a crash
+        return _Failure("无法识别该值，请检查单元格内容", False)
 
 
 class RosterPlanner:
@@ -305,6 +340,7 @@ class RosterPlanner:
         if code_index is None:
             plan.errors.append(RowError(header.index + 1, "统一社会信用代码", "", "表头中没有“统一社会信用代码”列"))
             return plan
+        readers: list[_ColumnReader] = [(column, {}) for column in columns]
         parsed: list[_ParsedRow] = []
         excel_row = header.index + 1
         for row_cells in rows:
@@ -312,7 +348,7 @@ class RosterPlanner:
             if is_note_or_total(row_cells, code_index):
                 continue
             plan.total_rows += 1
-            row = self._parse_row(excel_row, row_cells, columns, plan)
+            row = self._parse_row(excel_row, row_cells, readers, plan)
             if row is not None:
                 parsed.append(row)
         labels = {c.name: c.label for c in columns}
@@ -343,40 +379,38 @@ class RosterPlanner:
         plan.invalid_rows.add(row)
 
     def _parse_row(
-        self, excel_row: int, row_cells: Sequence[object], columns: list[Column], plan: ImportPlan
+        self, excel_row: int, row_cells: Sequence[object], readers: list[_ColumnReader], plan: ImportPlan
     ) -> _ParsedRow | None:
         errors_before = len(plan.errors)
         firm: dict[str, Any] = {}
         metrics: dict[str, Any] = {}
-        blanks: set[str] = set()
-        metric_blanks: set[str] = set()
+        blanks: AbstractSet[str] = _NO_BLANKS
+        metric_blanks: AbstractSet[str] = _NO_BLANKS
         code = ""
         code_failed = False
         quarter = self.options.default_quarter
         width = len(row_cells)
-        for column in columns:
+        for column, seen in readers:
             value = row_cells[column.index] if column.index < width else None
-            if value is None or cells.is_blank(value):
+            if value is None:
+                parsed: Any = _BLANK
+            elif isinstance(value, str):  # rosters repeat streets, chains, flags and quarters: parse each once
+                parsed = seen.get(value, _BLANK)
+                if parsed is _BLANK and not cells.is_blank(value):
+                    parsed = _parse_cell(column, value)
+                    if len(seen) < _SEEN_LIMIT:
+                        seen[value] = parsed
+            else:
+                parsed = _parse_cell(column, value)
+            if parsed is _BLANK:
                 if column.kind == "metric":
-                    metric_blanks.add(column.name)
+                    metric_blanks = metric_blanks | {column.name}
                 elif column.kind == "firm":
-                    blanks.add(column.name)
-                continue
-            try:
-                parsed = column.parse(value)
-            except CreditCodeError as exc:
-                code_failed = True
-                self._error(
-                    plan, excel_row, column.label, value, CREDIT_CODE_MESSAGES.get(exc.reason, "统一社会信用代码无效")
-                )
-                continue
-            except CellError as exc:
-                self._error(plan, excel_row, column.label, value, str(exc))
-                continue
-            except (ValueError, ArithmeticError, TypeError):  # a value no parser foresaw: an error, not a crash
-                self._error(plan, excel_row, column.label, value, "无法识别该值，请检查单元格内容")
-                continue
-            if column.kind == "firm":
+                    blanks = blanks | {column.name}
+            elif type(parsed) is _Failure:
+                code_failed = code_failed or parsed.bad_code
+                self._error(plan, excel_row, column.label, value, parsed.message)
+            elif column.kind == "firm":
                 firm[column.name] = parsed
             elif column.kind == "metric":
                 metrics[column.name] = parsed
@@ -399,9 +433,8 @@ class RosterPlanner:
         for row in parsed:
             group = merged.get(row.credit_code)
             if group is None:
-                merged[row.credit_code] = _FirmRows(
-                    [row.row], dict(row.firm), set(row.blanks), [row] if row.quarter else []
-                )
+                # The group takes the row's own dict and set: nothing reads a row's firm fields after this.
+                merged[row.credit_code] = _FirmRows([row.row], row.firm, row.blanks, [row] if row.quarter else [])
                 if row.quarter:
                     quarters[(row.credit_code, row.quarter)] = row.row
                 continue
@@ -428,7 +461,7 @@ class RosterPlanner:
             quarters[(row.credit_code, row.quarter)] = row.row
             group.rows.append(row.row)
             group.firm.update(row.firm)
-            group.blanks &= row.blanks
+            group.blanks = group.blanks & row.blanks
             group.metrics.append(row)
         return merged
 
@@ -507,12 +540,13 @@ class RosterPlanner:
         writes = []
         for row in group.metrics:
             assert row.quarter is not None
-            wanted = dict(row.metrics)
-            if self.options.overwrite_blanks:
-                wanted.update(dict.fromkeys(row.metric_blanks))
+            wanted = row.metrics
+            if self.options.overwrite_blanks and row.metric_blanks:
+                wanted = wanted | dict.fromkeys(row.metric_blanks)
             current = metrics.get((firm_id, row.quarter)) if firm_id is not None else None
             if current is None:
-                values = {k: v for k, v in wanted.items() if v is not None}
+                # Parsed cells are never None; only blanks clearing stored values are, and there is none.
+                values = wanted if wanted is row.metrics else {k: v for k, v in wanted.items() if v is not None}
             else:
                 values = {k: v for k, v in wanted.items() if not same_value(current.get(k), v)}
             if values:
@@ -536,15 +570,8 @@ class RosterPlanner:
         if not self._in_scope(values["street_id"]):
             self._error(plan, row, "所在街道", lookups.street_names.get(values["street_id"], ""), NOT_YOURS)
             return None
-        return PlannedFirm(
-            list(group.rows),
-            code,
-            None,
-            {**values, "credit_code": code},
-            {},
-            None,
-            self._metric_writes(group, None, {}),
-        )
+        values["credit_code"] = code  # values is this firm's own dict, made by _resolve
+        return PlannedFirm(group.rows, code, None, values, {}, None, self._metric_writes(group, None, {}))
 
     def _plan_update(
         self,
@@ -574,7 +601,7 @@ class RosterPlanner:
                 return None
         before = {k: stored.get(k) for k in changes}
         writes = self._metric_writes(group, stored["id"], metrics)
-        return PlannedFirm(list(group.rows), code, stored["id"], changes, before, stored["version"], writes)
+        return PlannedFirm(group.rows, code, stored["id"], changes, before, stored["version"], writes)
 
     def _preview(self, planned: PlannedFirm, stored: dict[str, Any] | None, lookups: _Lookups) -> dict[str, Any]:
         merged = {**(stored or {}), **planned.firm_values}

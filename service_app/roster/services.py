@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import hashlib
+from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -53,10 +56,29 @@ def read_error_message(error: RosterReadError) -> str:
     return str(READ_ERRORS.get(error.code, READ_ERRORS["damaged"]))
 
 
+@contextlib.contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cycle collector while an import plans or writes tens of thousands of rows.
+
+    A plan holds a few containers per row, and each full collection walks all of them and the
+    whole app again: a 30,000-row roster paid for seven, ≈0.6 s. The import makes no reference
+    cycles of its own, and any that appear are collected once the collector runs again.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def _plan(data: bytes, user: User | None, options: ImportOptions, mapping: dict[int, str] | None = None) -> ImportPlan:
     try:
         table = open_table(data, max_rows=MAX_SHEET_ROWS)
-        return RosterPlanner(user, options, remembered_mapping).plan(table, mapping=mapping)
+        with _cyclic_gc_paused():
+            return RosterPlanner(user, options, remembered_mapping).plan(table, mapping=mapping)
     except RosterReadError as exc:
         raise ImportError_(read_error_message(exc), "unreadable") from exc
     except RosterFormatError as exc:
@@ -219,7 +241,8 @@ def confirm_batch(batch: ImportBatch, user: User | None, source: str, plan: Impo
         raise ImportError_(str(message), "invalid")
     _claim(batch, ImportStatus.PREVIEWED, ImportStatus.APPLIED, applied_at=utcnow())
     try:
-        counts = apply_plan(plan, batch, user.id if user else None, source)
+        with _cyclic_gc_paused():
+            counts = apply_plan(plan, batch, user.id if user else None, source)
     except ImportConflictError as exc:
         message = _l("Nothing was imported: some firms were saved by someone else while importing. Preview again.")
         raise ImportError_(str(message), "conflict") from exc

@@ -420,6 +420,22 @@ class TestReviewFindings:
             with pytest.raises(ImportError_):
                 undo_import(first, None, "test")
 
+    def test_undo_of_the_later_import_lets_the_creating_import_be_undone(self, runner, app, streets, tmp_path):
+        from service_app.roster.services import undo_import
+
+        run_import(runner, tmp_path, xlsx_bytes(roster_rows(1)))
+        later = [[code(1), "2026Q3", 999]]
+        run_import(
+            runner, tmp_path, xlsx_bytes(later, header=["信用代码", "季度", "营收", "纳税额"], title=False, total=False)
+        )
+        with app.app_context():
+            first, second = db.session.scalars(sa.select(ImportBatch).order_by(ImportBatch.id)).all()
+            undo_import(second, None, "test")
+            undo_import(first, None, "test")
+            db.session.commit()
+            assert db.session.scalar(sa.select(Firm.id).where(Firm.credit_code == code(1))) is None
+            assert db.session.scalar(sa.select(sa.func.count()).select_from(QuarterlyMetric)) == 0
+
     def test_a_batch_is_applied_once(self, runner, app, streets, tmp_path):
         from sqlalchemy.orm.attributes import set_committed_value
 
