@@ -20,6 +20,9 @@ def create_app(config: type[Config] | object = Config) -> Flask:
     check_safe_xml()
     app = Flask(__name__)
     app.config.from_object(config)
+    from .security import BoundedIntConverter
+
+    app.url_map.converters["int"] = BoundedIntConverter  # before any route: huge ids are 404s
     configure_instance(app)
     register_extensions(app)
     register_blueprints(app)

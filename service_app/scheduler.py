@@ -9,9 +9,9 @@ misfire grace of hours).
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import quote, unquote, urlsplit
 
 from flask import Response
+from werkzeug.routing import IntegerConverter, Map
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -51,3 +52,30 @@ def attachment_header(ascii_name: str, name: str) -> str:
     """Content-Disposition for a download: an ASCII fallback and the UTF-8 name (RFC 5987)."""
     fallback = "".join(c for c in ascii_name if c.isascii() and (c.isalnum() or c in "._-")) or "download"
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+#: The largest id either database stores (PostgreSQL's integer); larger ones cannot exist.
+MAX_ID = 2**31 - 1
+
+
+def db_id(value: str) -> int:
+    """A positive id or page number from a URL or form; ValueError for anything a database
+    integer cannot hold, so `request.args.get(..., type=db_id)` treats it as absent."""
+    number = int(value)
+    if not 0 < number <= MAX_ID:
+        raise ValueError(value)
+    return number
+
+
+class BoundedIntConverter(IntegerConverter):
+    """`<int:…>` in routes, limited to what a database integer holds: a larger id is a 404."""
+
+    def __init__(
+        self,
+        url_map: Map,
+        fixed_digits: int = 0,
+        min: int | None = None,
+        max: int | None = MAX_ID,
+        signed: bool = False,
+    ) -> None:
+        super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)

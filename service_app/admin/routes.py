@@ -13,6 +13,7 @@ from ..domain.tiers import Role
 from ..extensions import db
 from ..models import Street, User
 from ..permissions import roles_required
+from ..security import db_id
 from . import bp
 from .forms import UserForm
 from .services import UserError, create_user, update_user
@@ -40,7 +41,7 @@ def users():
         query = query.where(sa.or_(User.username.ilike(f"%{q}%"), User.display_name.ilike(f"%{q}%")))
     if role in Role.__members__.values():
         query = query.where(User.role == Role(role))
-    page = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=50, error_out=False)
+    page = db.paginate(query, page=request.args.get("page", 1, type=db_id), per_page=50, error_out=False)
     return render_template("admin/users.html", page=page, q=q, role=role, roles=list(Role))
 
 

@@ -34,4 +34,5 @@ class StepForm(FlaskForm):
     satisfaction = SelectField(
         _l("Satisfaction"),
         choices=[SelectChoice("", "—")] + [SelectChoice(s.value, label) for s, label in SATISFACTION_LABELS.items()],
+        validators=[Optional()],  # only the 回访 step shows (and posts) it
     )

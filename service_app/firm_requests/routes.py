@@ -18,6 +18,7 @@ from ..followups.services import officers_for
 from ..models import Firm, FirmRequest, User
 from ..permissions import roles_required
 from ..scoping import firm_scope, get_scoped_firm_or_404, visible_streets
+from ..security import db_id
 from . import bp
 from .forms import RequestForm, StepForm
 from .services import RequestError, advance, overdue_clause, raise_request
@@ -56,7 +57,7 @@ def index():
     category = request.args.get("category", "")
     if category in {c.value for c in RequestCategory}:
         filters.append(FirmRequest.category == RequestCategory(category))
-    street = request.args.get("street", type=int)
+    street = request.args.get("street", type=db_id)
     if street:
         filters.append(Firm.street_id == street)
     overdue = request.args.get("overdue") == "1"
@@ -98,7 +99,7 @@ def index():
 @roles_required(*WORKERS)
 def new():
     """Raise a request for a firm (firm_id in the query string)."""
-    firm = get_scoped_firm_or_404(current_user, request.args.get("firm_id", type=int) or 0)
+    firm = get_scoped_firm_or_404(current_user, request.args.get("firm_id", type=db_id) or 0)
     form = RequestForm()
     if request.method == "GET":
         form.received_on.data = today()

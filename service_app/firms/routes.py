@@ -14,6 +14,7 @@ from ..i18n import FIELD_LABELS
 from ..models import Building, FirmRequest, QuarterlyMetric, TierAssignment, Visit
 from ..permissions import can_accept_invalid_credit_code, can_create_firm, editable_firm_fields
 from ..scoping import get_scoped_firm_or_404, visible_streets
+from ..security import db_id
 from . import bp
 from .forms import FirmForm, OfficerFirmForm
 from .services import (
@@ -36,9 +37,9 @@ def _filters_from_request() -> FirmFilters:
     return FirmFilters(
         q=args.get("q", "")[:100],
         tier=args.get("tier", ""),
-        street_id=args.get("street", type=int),
+        street_id=args.get("street", type=db_id),
         chain=args.get("chain", ""),
-        building_id=args.get("building", type=int),
+        building_id=args.get("building", type=db_id),
         status=args.get("status", ""),
         flags=[f for f in args.getlist("flag") if f in FLAG_FIELDS],
         sort=args.get("sort", "name"),
@@ -53,7 +54,7 @@ def index():
     filters = _filters_from_request()
     page = db.paginate(
         filtered_firms(current_user, filters),
-        page=request.args.get("page", 1, type=int),
+        page=request.args.get("page", 1, type=db_id),
         per_page=current_app.config["FIRMS_PER_PAGE"],
         max_per_page=100,
         error_out=False,

@@ -23,6 +23,7 @@ from ..models import CalendarDay, Firm, FirmRequest, Followup, RequestCategoryLi
 from ..models.types import utcnow
 from ..permissions import roles_required
 from ..scoping import firm_scope, visible_streets
+from ..security import db_id
 from . import bp
 from .feed import feed, issue_token, revoke_token, user_for_token
 from .forms import CadenceForm, CalendarDayForm, MoveFirmsForm, ReassignForm, RescheduleForm, VisitForm, limits_form
@@ -66,7 +67,7 @@ def _officer_filter() -> tuple[sa.ColumnElement[bool], str]:
     chosen = request.args.get("officer", "")
     if chosen == "all":
         return sa.true(), chosen
-    if chosen.isdigit() and current_user.role in MANAGERS:
+    if chosen.isdigit() and len(chosen) < 10 and current_user.role in MANAGERS:
         return Followup.officer_id == int(chosen), chosen
     if current_user.role == Role.OFFICER or chosen == "me":
         return Followup.officer_id == current_user.id, "me"
@@ -85,7 +86,7 @@ def index():
         firm_scope(current_user),
         whose,
     ]
-    street = request.args.get("street", type=int)
+    street = request.args.get("street", type=db_id)
     if street:
         filters.append(Firm.street_id == street)
     tier = request.args.get("tier", "")
@@ -153,6 +154,8 @@ def calendar():
     try:
         first = dt.datetime.strptime(request.args.get("month", ""), "%Y-%m").date()
     except ValueError:
+        first = now.replace(day=1)
+    if not dt.MINYEAR < first.year < dt.MAXYEAR:  # the previous and next month links must exist
         first = now.replace(day=1)
     last = first.replace(day=month_calendar.monthrange(first.year, first.month)[1])
     whose, officer_choice = _officer_filter()

@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from ..database import begin_writing
 from ..domain.followups import UNRESOLVED, FollowupStatus
 from ..domain.tiers import Role
-from ..database import begin_writing
 from ..extensions import db
 from ..firm_requests.services import escalate_overdue
 from ..models import FirmRequest, Followup, User

@@ -10,7 +10,7 @@ from ..audit import record_event
 from ..extensions import db
 from ..models import Firm, Street
 from ..scoping import firm_scope
-from ..security import safe_next_path
+from ..security import db_id, safe_next_path
 from . import bp
 
 
@@ -79,8 +79,11 @@ def read_notifications():
 
     raw = request.form.get("id", "")
     target = url_for("main.notifications")
-    if raw.isdigit():
-        found = db.session.get(Notification, int(raw))
+    if raw:
+        try:
+            found = db.session.get(Notification, db_id(raw))
+        except ValueError:
+            abort(404)
         if found is None or found.user_id != current_user.id:
             abort(404)
         mark_read(current_user, found.id)

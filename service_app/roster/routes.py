@@ -10,7 +10,7 @@ from ..domain.tiers import Role
 from ..extensions import db
 from ..models import ImportBatch, ImportMode, ImportStatus
 from ..permissions import roles_required
-from ..security import attachment_header
+from ..security import attachment_header, db_id
 from . import bp
 from .columns import FIRM_COLUMNS, HEADERS, INFORMATIONAL_COLUMNS, METRIC_COLUMNS
 from .forms import UploadForm
@@ -76,7 +76,7 @@ def imports():
     query = visible_batches(current_user)
     if status in ImportStatus.__members__.values():
         query = query.where(ImportBatch.status == ImportStatus(status))
-    page = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=20, error_out=False)
+    page = db.paginate(query, page=request.args.get("page", 1, type=db_id), per_page=20, error_out=False)
     return render_template("roster/imports.html", form=form, page=page, status=status, statuses=list(ImportStatus))
 
 

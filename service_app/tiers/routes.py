@@ -18,7 +18,7 @@ from ..i18n import INDICATOR_LABELS, RULE_LABELS
 from ..models import ProposalItem, ProposalStatus, RuleSetVersion, TierProposal
 from ..permissions import roles_required
 from ..scoping import firm_scope, visible_streets
-from ..security import attachment_header
+from ..security import attachment_header, db_id
 from . import bp
 from .forms import OverrideForm, ProposeForm, rule_set_form
 from .reports import transitions_workbook
@@ -63,7 +63,7 @@ def proposals():
         return redirect(url_for(".proposal", proposal_id=proposal.id))
     page = db.paginate(
         sa.select(TierProposal).order_by(TierProposal.id.desc()),
-        page=request.args.get("page", 1, type=int),
+        page=request.args.get("page", 1, type=db_id),
         per_page=20,
         error_out=False,
     )
@@ -77,7 +77,7 @@ def proposal(proposal_id: int):
     proposal = _proposal_or_404(proposal_id)
     args = request.args
     filters: dict[str, Any] = {
-        "street_id": args.get("street", type=int),
+        "street_id": args.get("street", type=db_id),
         "chain": args.get("chain", ""),
         "change": args.get("change", ""),
         "current": args.get("current", ""),
@@ -85,7 +85,7 @@ def proposal(proposal_id: int):
         "q": args.get("q", "")[:100].strip(),
     }
     page = db.paginate(
-        review_query(proposal, **filters), page=args.get("page", 1, type=int), per_page=30, error_out=False
+        review_query(proposal, **filters), page=args.get("page", 1, type=db_id), per_page=30, error_out=False
     )
     matrix = transition_matrix(proposal)
     before = {tier: sum(row.get(col, 0) for col in row) for tier, row in matrix.items()}

@@ -68,9 +68,9 @@ def test_sweep_creates_one_open_followup_per_tiered_firm_and_is_idempotent(tiere
 
 
 def test_counted_from_the_start_of_the_tier(tiered):
+    from service_app.domain.tiers import AssignmentMethod
     from service_app.followups.services import schedule_followups
     from service_app.models import TierAssignment
-    from service_app.domain.tiers import AssignmentMethod
 
     db.session.add(TierAssignment(firm_id=tiered.firm_a, quarter="2026Q4", tier=Tier.KEY, method=AssignmentMethod.AUTO))
     db.session.commit()
@@ -123,7 +123,13 @@ def test_visit_completes_and_schedules_the_next_with_the_exit_checklist(tiered):
     officer = db.session.scalars(sa.select(User).where(User.username == "officer_a")).one()
     followup = open_followups(firm.id)[0]
     visit, following = log_visit(
-        followup, officer, visited_on=TODAY, kind=VisitKind.ONSITE, notes="租约年底到期", checks=[ExitCheck.LEASE], today=TODAY
+        followup,
+        officer,
+        visited_on=TODAY,
+        kind=VisitKind.ONSITE,
+        notes="租约年底到期",
+        checks=[ExitCheck.LEASE],
+        today=TODAY,
     )
     db.session.commit()
     assert db.session.get(Followup, followup.id).status == FollowupStatus.DONE
@@ -131,7 +137,9 @@ def test_visit_completes_and_schedules_the_next_with_the_exit_checklist(tiered):
     assert following.due_date == dt.date(2026, 12, 28)
     assert [i.item for i in db.session.scalars(sa.select(ExitChecklistItem))] == [ExitCheck.LEASE]
     # The next visit ticks another item; the first stays ticked.
-    log_visit(following, officer, visited_on=TODAY, kind=VisitKind.PHONE, checks=[ExitCheck.LEASE, ExitCheck.TAX], today=TODAY)
+    log_visit(
+        following, officer, visited_on=TODAY, kind=VisitKind.PHONE, checks=[ExitCheck.LEASE, ExitCheck.TAX], today=TODAY
+    )
     db.session.commit()
     assert {i.item for i in db.session.scalars(sa.select(ExitChecklistItem))} == {ExitCheck.LEASE, ExitCheck.TAX}
     assert len(open_followups(firm.id)) == 1
@@ -149,7 +157,13 @@ def test_a_followup_is_completed_once(tiered):
         log_visit(followup, officer, visited_on=TODAY, kind=VisitKind.PHONE, today=TODAY)
     db.session.rollback()
     with pytest.raises(FollowupError):
-        log_visit(open_followups(tiered.firm_a)[0], officer, visited_on=TODAY + dt.timedelta(days=1), kind=VisitKind.PHONE, today=TODAY)
+        log_visit(
+            open_followups(tiered.firm_a)[0],
+            officer,
+            visited_on=TODAY + dt.timedelta(days=1),
+            kind=VisitKind.PHONE,
+            today=TODAY,
+        )
 
 
 def test_reschedule_needs_a_reason_and_lands_on_a_working_day(tiered):
@@ -205,7 +219,9 @@ def test_sweep_marks_overdue_escalates_and_notifies_once(tiered, app, monkeypatc
     officer = db.session.scalars(sa.select(User).where(User.username == "officer_a")).one()
     officer.email = "officer@example.cn"
     firm = db.session.get(Firm, tiered.firm_a)
-    request = raise_request(firm, officer, category=RequestCategory.POLICY, description="补贴未兑现", received_on=dt.date(2026, 10, 9))
+    request = raise_request(
+        firm, officer, category=RequestCategory.POLICY, description="补贴未兑现", received_on=dt.date(2026, 10, 9)
+    )
     advance(request, RequestStatus.ASSIGNED, officer, owner=officer)
     db.session.commit()
     daily_sweep(dt.date(2026, 10, 9))
@@ -230,7 +246,10 @@ def test_sweep_marks_overdue_escalates_and_notifies_once(tiered, app, monkeypatc
     result = daily_sweep(later)
     assert result["marked_overdue"] == 1  # firm A's key visit; firm B's observation one is due 2027-01-07
     assert result["escalated_requests"] == 1
-    kinds = {(n.user.username if hasattr(n, "user") else n.user_id, n.kind) for n in db.session.scalars(sa.select(Notification))}
+    kinds = {
+        (n.user.username if hasattr(n, "user") else n.user_id, n.kind)
+        for n in db.session.scalars(sa.select(Notification))
+    }
     kinds_by_kind = {kind for _, kind in kinds}
     assert {"followups.overdue", "requests.overdue", "requests.escalated"} <= kinds_by_kind
     assert ("to", "officer@example.cn") in {(s[0], s[1]) for s in sent if s[0] == "to"}
@@ -299,7 +318,9 @@ def test_two_sweeps_at_once_create_nothing_twice(empty_database_url):
         db.session.commit()
     env = {**os.environ, "DATABASE_URL": empty_database_url, "SECRET_KEY": "x"}
     command = [sys.executable, "-m", "flask", "--app", "wsgi", "followups", "sweep", "--today", "2026-11-26"]
-    runs = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    runs = [
+        subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)
+    ]
     outputs = [run.communicate(timeout=120) for run in runs]
     assert all(run.returncode == 0 for run in runs), [o[1].decode()[-2000:] for o in outputs]
     with other.app_context():
