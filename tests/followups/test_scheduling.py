@@ -122,7 +122,7 @@ def test_visit_completes_and_schedules_the_next_with_the_exit_checklist(tiered):
     schedule_followups(TODAY)
     officer = db.session.scalars(sa.select(User).where(User.username == "officer_a")).one()
     followup = open_followups(firm.id)[0]
-    visit, following = log_visit(
+    _visit, following = log_visit(
         followup,
         officer,
         visited_on=TODAY,
