@@ -15,11 +15,11 @@ from service_app.domain.industry import validate_industry_code
 from service_app.domain.quarters import quarter_key
 from service_app.domain.tiers import AssignmentMethod
 from service_app.extensions import db
-from service_app.models import AuditEvent, Building, Firm, QuarterlyMetric, Street, TierAssignment
+from service_app.models import AuditEvent, Building, Firm, QuarterlyMetric, Street, TierAssignment, Visit
 
 SEED_DIR = Path(__file__).resolve().parents[1] / "seed_data"
 SEED_FILES = ("streets.csv", "buildings.csv", "firms.csv", "metrics.csv")
-MODELS = (Street, Building, Firm, QuarterlyMetric, TierAssignment, AuditEvent)
+MODELS = (Street, Building, Firm, QuarterlyMetric, TierAssignment, Visit, AuditEvent)
 
 
 def read(name: str) -> list[dict[str, str]]:
@@ -90,6 +90,7 @@ def test_load_demo_loads_everything_once(ctx) -> None:
         "firms": 2200,
         "metrics": len(read("metrics.csv")),
         "assignments": sum(1 for row in firms_csv if row["tier"]),
+        "visits": sum(1 for row in firms_csv if row["tier"]),
     }
 
     counts = load_demo(SEED_DIR)
@@ -101,6 +102,7 @@ def test_load_demo_loads_everything_once(ctx) -> None:
         "firms": expected["firms"],
         "quarterly_metrics": expected["metrics"],
         "tier_assignments": expected["assignments"],
+        "visits": expected["visits"],
         "audit_events": 1,
     }
     for code, industry in db.session.execute(sa.select(Firm.credit_code, Firm.industry_code)):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import zlib
 from collections.abc import Callable, Iterator
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -20,9 +21,11 @@ from ..audit import record_event
 from ..domain.credit_codes import validate_credit_code
 from ..domain.industry import validate_industry_code
 from ..domain.quarters import quarter_key
+from ..domain.followups import VisitKind
 from ..domain.tiers import AssignmentMethod, Chain, FirmStatus, Tier
 from ..extensions import db
-from ..models import Building, Firm, QuarterlyMetric, Street, TierAssignment
+from ..followups.services import cadences
+from ..models import Building, Firm, QuarterlyMetric, Street, TierAssignment, Visit
 from ..models.types import utcnow
 
 #: The quarter the demo's initial tiers apply to.
@@ -88,7 +91,7 @@ def load_demo(seed_dir: Path) -> dict[str, int]:
     seed_dir = Path(seed_dir)
     session = db.session
     now = utcnow()
-    counts = {"streets": 0, "buildings": 0, "firms": 0, "metrics": 0, "assignments": 0}
+    counts = {"streets": 0, "buildings": 0, "firms": 0, "metrics": 0, "assignments": 0, "visits": 0}
 
     # Streets, by name.
     street_ids: dict[str, int] = _pairs(sa.select(Street.name, Street.id))
@@ -243,6 +246,26 @@ def load_demo(seed_dir: Path) -> dict[str, int]:
     ]
     for firm in session.scalars(sa.select(Firm).where(Firm.id.in_(stale))) if stale else ():
         firm.current_tier = tiers[firm.credit_code]
+
+    # One earlier visit for each newly loaded assessed firm, spread over its tier's cadence, so the
+    # demo's follow-ups fall due over the coming weeks instead of all being overdue at once.
+    today = dt.date.today()
+    cadence = cadences()
+    counts["visits"] = _insert(
+        Visit,
+        [
+            {
+                "firm_id": firm_ids[code],
+                "visited_on": today - dt.timedelta(days=zlib.crc32(code.encode()) % cadence[tier] + 1),
+                "kind": VisitKind.ONSITE,
+                "participants": "",
+                "notes": "演示数据：上次走访",
+                "created_at": now,
+            }
+            for code, tier in tiers.items()
+            if code in new_firms
+        ],
+    )
 
     if any(counts.values()):
         record_event("demo.load", "database", None, after=counts)
