@@ -158,6 +158,8 @@ class FirmFacts:
     #: The score-based tier of the previous assessment, for hysteresis.
     previous_score_tier: Tier | None = None
     figures: dict[str, QuarterFigures] = field(default_factory=dict)  # quarter key → figures
+    #: The window's totals when already summed (by the database); else computed from `figures`.
+    totals: WindowTotals | None = None
 
 
 @dataclass
@@ -180,6 +182,31 @@ def _sum(values: Iterable[float | None]) -> float | None:
     return sum(present) if present else None
 
 
+class WindowTotals(NamedTuple):
+    """A firm's metrics over the trailing four quarters (and the four before), summed.
+
+    What the indicators are computed from. The services have the database compute these in one
+    aggregate query; `window_totals` derives them from quarterly figures. Either way a sum adds
+    the quarters oldest first and skips those not reported, so both give the same numbers.
+    """
+
+    revenue: float | None  # None when no window quarter reports it
+    tax: float | None
+    rd_spend: float | None
+    #: Revenue over the four quarters before the window; None unless all eight quarters report it.
+    previous_revenue: float | None
+    #: Likewise for tax.
+    previous_tax: float | None
+    #: Employees, floor area and land of the latest window quarter the firm reported at all.
+    employees: int | None
+    floor_area_m2: float | None
+    land_mu: float | None
+    #: Window quarters that report revenue.
+    quarters_reported: int
+    #: Zero revenue in the last two window quarters.
+    zero_revenue_streak: bool
+
+
 @dataclass(frozen=True)
 class Indicators:
     """A firm's indicator values over the trailing four quarters; None where not computable."""
@@ -195,41 +222,58 @@ def window_keys(base: Quarter) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(q.key for q in base.trailing(4)), tuple(q.key for q in (base - 4).trailing(4))
 
 
+def window_totals(figures: dict[str, QuarterFigures], keys: tuple[tuple[str, ...], tuple[str, ...]]) -> WindowTotals:
+    """The window's totals from quarterly figures (`keys` from window_keys)."""
+    recent_keys, earlier_keys = keys
+    window = [figures.get(key) for key in recent_keys]
+    earlier = [figures.get(key) for key in earlier_keys]
+    latest = next((f for f in reversed(window) if f is not None), None) or QuarterFigures()
+    previous_revenue = previous_tax = None
+    if all(f is not None and f.revenue is not None for f in window + earlier):
+        previous_revenue = _sum(f.revenue for f in earlier if f)
+    if all(f is not None and f.tax is not None for f in window + earlier):
+        previous_tax = _sum(f.tax for f in earlier if f)
+    return WindowTotals(
+        revenue=_sum(f.revenue for f in window if f),
+        tax=_sum(f.tax for f in window if f),
+        rd_spend=_sum(f.rd_spend for f in window if f),
+        previous_revenue=previous_revenue,
+        previous_tax=previous_tax,
+        employees=latest.employees,
+        floor_area_m2=latest.floor_area_m2,
+        land_mu=latest.land_mu,
+        quarters_reported=sum(1 for f in window if f is not None and f.revenue is not None),
+        zero_revenue_streak=all(f is not None and f.revenue == 0 for f in window[-2:]),
+    )
+
+
+def indicators_from_totals(totals: WindowTotals) -> Indicators:
+    """The six indicators from a firm's window totals."""
+    revenue, tax = totals.revenue, totals.tax
+    values: dict[str, float | None] = dict.fromkeys(INDICATORS)
+    values["revenue_ttm"] = revenue
+    area_kind = None
+    if tax is not None:
+        if totals.floor_area_m2:
+            values["tax_per_area"], area_kind = tax / totals.floor_area_m2, "m2"
+        elif totals.land_mu:
+            values["tax_per_area"], area_kind = tax / totals.land_mu, "mu"
+    if totals.previous_revenue and revenue is not None:
+        values["revenue_growth"] = revenue / totals.previous_revenue
+    if totals.previous_tax and tax is not None:
+        values["tax_growth"] = tax / totals.previous_tax
+    if revenue and totals.rd_spend is not None:
+        values["rd_intensity"] = totals.rd_spend / revenue
+    if revenue is not None and totals.employees:
+        values["productivity"] = revenue / totals.employees
+    return Indicators(values, area_kind, totals.quarters_reported, totals.zero_revenue_streak)
+
+
 def compute_indicators(
     figures: dict[str, QuarterFigures], base: Quarter, keys: tuple[tuple[str, ...], tuple[str, ...]] | None = None
 ) -> Indicators:
     """Indicators from the four quarters ending at `base` (and the four before, for growth)."""
-    recent_keys, earlier_keys = keys or window_keys(base)
-    window = [figures.get(key) for key in recent_keys]
-    earlier = [figures.get(key) for key in earlier_keys]
-    reported = [f for f in window if f is not None and f.revenue is not None]
-    revenue = _sum(f.revenue for f in window if f)
-    tax = _sum(f.tax for f in window if f)
-    rd = _sum(f.rd_spend for f in window if f)
-    latest = next((f for f in reversed(window) if f is not None), None)
-    values: dict[str, float | None] = dict.fromkeys(INDICATORS)
-    values["revenue_ttm"] = revenue
-    area_kind = None
-    if latest is not None and tax is not None:
-        if latest.floor_area_m2:
-            values["tax_per_area"], area_kind = tax / latest.floor_area_m2, "m2"
-        elif latest.land_mu:
-            values["tax_per_area"], area_kind = tax / latest.land_mu, "mu"
-    if all(f is not None and f.revenue is not None for f in window + earlier):
-        previous_revenue = _sum(f.revenue for f in earlier if f)
-        if previous_revenue and revenue is not None:
-            values["revenue_growth"] = revenue / previous_revenue
-    if all(f is not None and f.tax is not None for f in window + earlier):
-        previous_tax = _sum(f.tax for f in earlier if f)
-        if previous_tax and tax is not None:
-            values["tax_growth"] = tax / previous_tax
-    if revenue and rd is not None:
-        values["rd_intensity"] = rd / revenue
-    if revenue is not None and latest is not None and latest.employees:
-        values["productivity"] = revenue / latest.employees
-    last_two = window[-2:]
-    streak = all(f is not None and f.revenue == 0 for f in last_two)
-    return Indicators(values, area_kind, len(reported), streak)
+    return indicators_from_totals(window_totals(figures, keys or window_keys(base)))
 
 
 def _benchmark_key(indicator: str, area_kind: str | None) -> str:
@@ -321,7 +365,7 @@ def decide_tiers(
     base = quarter - 1
     today = today or quarter.first_day
     keys = window_keys(base)
-    indicators = {f.firm_id: compute_indicators(f.figures, base, keys) for f in firms}
+    indicators = {f.firm_id: indicators_from_totals(f.totals or window_totals(f.figures, keys)) for f in firms}
     sufficient = {f.firm_id for f in firms if indicators[f.firm_id].quarters_reported >= 2}
     pools: dict[str, list[FirmFacts]] = {"above": [], "below": []}
     for facts in firms:

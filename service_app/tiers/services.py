@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -24,8 +25,8 @@ from ..domain.scoring import (
     Decision,
     FirmFacts,
     Override,
-    QuarterFigures,
     RuleSet,
+    WindowTotals,
     decide_tiers,
 )
 from ..domain.tiers import AssignmentMethod, FirmStatus, Role, Tier
@@ -113,32 +114,89 @@ def data_fingerprint(quarter: Quarter) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _number(value: Any) -> float | None:
-    return value if value is None or type(value) is float else float(value)
-
-
-def load_facts(quarter: Quarter, with_previous: bool) -> list[FirmFacts]:
-    """Every firm's facts for the engine, in a handful of queries."""
-    window = [q.key for q in (quarter - 1).trailing(8)]
-    figures: dict[int, dict[str, QuarterFigures]] = {}
-    query = sa.select(METRICS.c.firm_id, METRICS.c.quarter, *(METRICS.c[n] for n in METRIC_FIELDS)).where(
-        METRICS.c.quarter.in_(window)
-    )
-    # The driver's own rows: SQLAlchemy's per-row processing would cost more than the engine.
-    # SQLite hands back floats already; PostgreSQL hands back Decimals, made floats here.
+def _raw_rows(query: sa.Select[Any]) -> Sequence[Any]:
+    """The driver's own rows of a query: SQLAlchemy's per-row processing would cost more than
+    the engine, and would turn SQLite's numbers into Decimals."""
     connection = db.session.connection()
     compiled = query.compile(connection, compile_kwargs={"literal_binds": True})
     cursor = connection.connection.cursor()
     try:
         cursor.execute(str(compiled))
-        rows = cursor.fetchall()
+        return cursor.fetchall()
     finally:
         cursor.close()
-    decimals = connection.dialect.name != "sqlite"
-    for firm_id, key, revenue, tax, employees, rd, floor, land in rows:
-        if decimals:
-            revenue, tax, rd, floor, land = (_number(v) for v in (revenue, tax, rd, floor, land))
-        figures.setdefault(firm_id, {})[key] = QuarterFigures(revenue, tax, employees, rd, floor, land)
+
+
+def _ordered_sum(values: list[sa.ColumnElement[Any]]) -> sa.ColumnElement[Any]:
+    """The values added left to right, NULLs skipped; NULL when all are.
+
+    Adding 0 for a NULL leaves a float sum unchanged, so this gives, to the last bit, the sum
+    the engine makes in Python (domain.scoring.window_totals).
+    """
+    total: sa.ColumnElement[Any] = sa.func.coalesce(values[0], 0)
+    for value in values[1:]:
+        total = total + sa.func.coalesce(value, 0)
+    return sa.case((sa.and_(*(v.is_(None) for v in values)), sa.null()), else_=total)
+
+
+def window_totals_query(quarter: Quarter, dialect: str) -> sa.Select[Any]:
+    """Every firm's WindowTotals for a proposal of `quarter`, in one query: the revenue, tax and
+    R&D of each quarter become columns, the totals are made from those, and the latest window
+    quarter's row gives employees and area."""
+    keys = [q.key for q in (quarter - 1).trailing(8)]  # oldest first: four earlier, then the window
+    # PostgreSQL keeps exact decimals; the engine adds floats, so each figure is made one first.
+    # SQLite's numbers are floats (or integers) already and stay as they are.
+    exact = dialect != "sqlite"
+
+    def number(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        return sa.cast(column, sa.Float) if exact else column
+
+    def figure(name: str, i: int) -> sa.Label[Any]:
+        return sa.func.max(sa.case((METRICS.c.quarter == keys[i], number(METRICS.c[name])))).label(f"{name}_{i}")
+
+    earlier, window = range(4), range(4, 8)
+    by_quarter = (
+        sa.select(
+            METRICS.c.firm_id,
+            *(figure(name, i) for name in ("revenue", "tax") for i in (*earlier, *window)),
+            *(figure("rd_spend", i) for i in window),
+            sa.func.max(sa.case((METRICS.c.quarter.in_(keys[4:]), METRICS.c.quarter))).label("latest"),
+        )
+        # A range, not IN: SQLite then groups along the (firm_id, quarter) index instead of sorting.
+        .where(METRICS.c.quarter >= keys[0])
+        .group_by(METRICS.c.firm_id)
+        .subquery()
+    )
+    latest = METRICS.alias("latest")
+
+    def cells(name: str, span: range) -> list[sa.ColumnElement[Any]]:
+        return [by_quarter.c[f"{name}_{i}"] for i in span]
+
+    def all_eight(name: str) -> sa.ColumnElement[bool]:
+        return sa.and_(*(c.is_not(None) for c in cells(name, range(8))))
+
+    reported = [sa.case((c.is_not(None), 1), else_=0) for c in cells("revenue", window)]
+    return sa.select(
+        by_quarter.c.firm_id,
+        _ordered_sum(cells("revenue", window)),
+        _ordered_sum(cells("tax", window)),
+        _ordered_sum(cells("rd_spend", window)),
+        sa.case((all_eight("revenue"), _ordered_sum(cells("revenue", earlier)))),
+        sa.case((all_eight("tax"), _ordered_sum(cells("tax", earlier)))),
+        latest.c.employees,
+        number(latest.c.floor_area_m2),
+        number(latest.c.land_mu),
+        sum(reported[1:], reported[0]),
+        sa.case((sa.and_(*(c == 0 for c in cells("revenue", range(6, 8)))), True), else_=False),
+    ).outerjoin(latest, sa.and_(latest.c.firm_id == by_quarter.c.firm_id, latest.c.quarter == by_quarter.c.latest))
+
+
+def load_facts(quarter: Quarter, with_previous: bool) -> list[FirmFacts]:
+    """Every firm's facts for the engine, in a handful of queries."""
+    totals = {
+        row[0]: WindowTotals._make((*row[1:10], bool(row[10])))
+        for row in _raw_rows(window_totals_query(quarter, db.session.connection().dialect.name))
+    }
     overrides: dict[int, Override] = {}
     for item in db.session.scalars(
         sa.select(TierOverride).where(TierOverride.active.is_(True)).order_by(TierOverride.id)
@@ -184,7 +242,7 @@ def load_facts(quarter: Quarter, with_previous: bool) -> list[FirmFacts]:
                 current_tier=Tier(row.current_tier) if row.current_tier else None,
                 override=overrides.get(row.id),
                 previous_score_tier=previous.get(row.id),
-                figures=figures.get(row.id, {}),
+                totals=totals.get(row.id),
             )
         )
     return facts
