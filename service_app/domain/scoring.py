@@ -290,45 +290,76 @@ def _benchmarks(pool: Sequence[Indicators]) -> dict[str, float]:
     return {key: median(values) for key, values in samples.items()}
 
 
-def _score(item: Indicators, benchmarks: dict[str, float], rules: RuleSet) -> tuple[float, list[dict[str, Any]]]:
-    """Σ weight × min(value ÷ benchmark, cap), with missing indicators' weight spread over the rest."""
-    usable = {}
-    for name in INDICATORS:
-        value = item.values[name]
-        weight = rules.weights[name]
-        if value is None or weight <= 0:
-            continue
-        benchmark = benchmarks.get(_benchmark_key(name, item.area_kind))
-        if benchmark is None:
-            continue
-        ratio = rules.cap if benchmark <= 0 and value > 0 else (0.0 if benchmark <= 0 else value / benchmark)
-        usable[name] = (weight, max(0.0, min(ratio, rules.cap)))
-    total_weight = sum(w for w, _ in usable.values())
-    reasons: list[dict[str, Any]] = []
-    if not total_weight:
-        return 0.0, reasons
-    missing = [n for n in INDICATORS if n not in usable and rules.weights[n] > 0]
-    score = 0.0
-    for name, (weight, ratio) in usable.items():
-        share = weight / total_weight * 100
-        contribution = share * ratio
-        score += contribution
-        reasons.append(
-            {
-                "code": f"indicator:{name}",
-                "text": f"{INDICATOR_NAMES[name]}：为基准的 {ratio:.2f} 倍，"
-                f"权重 {share:.0f}%，贡献 {contribution:.1f} 分",
-                "indicator": name,
-                "value": item.values[name],
-                "ratio": round(ratio, 4),
-                "weight": round(share, 2),
-                "contribution": round(contribution, 2),
-            }
-        )
-    if missing:
-        names = "、".join(INDICATOR_NAMES[n] for n in missing)
-        reasons.append({"code": "reweighted", "text": f"缺少{names}，其权重按比例分配给其余指标"})
-    return score, reasons
+_INDICATOR_CODES = {name: f"indicator:{name}" for name in INDICATORS}
+_INDICATOR_LABELS = {name: f"{label}：为基准的 " for name, label in INDICATOR_NAMES.items()}
+
+
+class _PoolScorer:
+    """Scores the firms of one pool: Σ weight × min(value ÷ benchmark, cap), with missing
+    indicators' weight spread over the rest. What firms share (the benchmarks by area kind,
+    the shares of each set of indicators present) is worked out once per pool, not per firm."""
+
+    def __init__(self, benchmarks: dict[str, float], rules: RuleSet) -> None:
+        self.cap = rules.cap
+        weighted = [(name, rules.weights[name]) for name in INDICATORS if rules.weights[name] > 0]
+        self.by_kind = {
+            kind: [(name, weight, benchmarks.get(_benchmark_key(name, kind))) for name, weight in weighted]
+            for kind in (None, "m2", "mu")
+        }
+        self.weighted = [name for name, _ in weighted]
+        #: The indicators present → each one's share (with its text and rounded), and the reweighting note.
+        self.shares: dict[tuple[str, ...], tuple[dict[str, tuple[float, str, float]], str | None]] = {}
+
+    def _shares_of(self, names: tuple[str, ...], weights: list[float]) -> tuple[dict[str, Any], str | None]:
+        known = self.shares.get(names)
+        if known is None:
+            total_weight = sum(weights)
+            shares = {}
+            for name, weight in zip(names, weights, strict=True):
+                share = weight / total_weight * 100
+                shares[name] = (share, f" 倍，权重 {share:.0f}%，贡献 ", round(share, 2))
+            missing = [n for n in self.weighted if n not in shares]
+            note = None
+            if missing:
+                note = f"缺少{'、'.join(INDICATOR_NAMES[n] for n in missing)}，其权重按比例分配给其余指标"
+            known = self.shares[names] = (shares, note)
+        return known
+
+    def score(self, item: Indicators) -> tuple[float, list[dict[str, Any]]]:
+        """The firm's score and a reason per indicator (plus the reweighting note)."""
+        cap, values = self.cap, item.values
+        names, weights, ratios = [], [], []
+        for name, weight, benchmark in self.by_kind[item.area_kind]:
+            value = values[name]
+            if value is None or benchmark is None:
+                continue
+            ratio = cap if benchmark <= 0 and value > 0 else (0.0 if benchmark <= 0 else value / benchmark)
+            names.append(name)
+            weights.append(weight)
+            ratios.append(max(0.0, min(ratio, cap)))
+        reasons: list[dict[str, Any]] = []
+        if not names:
+            return 0.0, reasons
+        shares, note = self._shares_of(tuple(names), weights)
+        score = 0.0
+        for name, ratio in zip(names, ratios, strict=True):
+            share, middle, rounded = shares[name]
+            contribution = share * ratio
+            score += contribution
+            reasons.append(
+                {
+                    "code": _INDICATOR_CODES[name],
+                    "text": f"{_INDICATOR_LABELS[name]}{ratio:.2f}{middle}{contribution:.1f} 分",
+                    "indicator": name,
+                    "value": values[name],
+                    "ratio": round(ratio, 4),
+                    "weight": rounded,
+                    "contribution": round(contribution, 2),
+                }
+            )
+        if note:
+            reasons.append({"code": "reweighted", "text": note})
+        return score, reasons
 
 
 def _band_tier(percentile: float, bands: dict[str, float]) -> Tier:
@@ -378,9 +409,10 @@ def decide_tiers(
         if not members:
             continue
         benchmarks = _benchmarks([indicators[f.firm_id] for f in members])
+        scorer = _PoolScorer(benchmarks, rules)
         scores, score_reasons = {}, {}
         for facts in members:
-            scores[facts.firm_id], score_reasons[facts.firm_id] = _score(indicators[facts.firm_id], benchmarks, rules)
+            scores[facts.firm_id], score_reasons[facts.firm_id] = scorer.score(indicators[facts.firm_id])
         for firm_id, (percentile, tier) in _rank(scores, rules.bands).items():
             ranked[firm_id] = (pool_name, scores[firm_id], percentile, tier, score_reasons[firm_id])
     return [
