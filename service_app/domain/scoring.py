@@ -158,6 +158,8 @@ class FirmFacts:
     #: The score-based tier of the previous assessment, for hysteresis.
     previous_score_tier: Tier | None = None
     figures: dict[str, QuarterFigures] = field(default_factory=dict)  # quarter key → figures
+    #: The window's totals when already summed (by the database); else computed from `figures`.
+    totals: WindowTotals | None = None
 
 
 @dataclass
@@ -180,6 +182,31 @@ def _sum(values: Iterable[float | None]) -> float | None:
     return sum(present) if present else None
 
 
+class WindowTotals(NamedTuple):
+    """A firm's metrics over the trailing four quarters (and the four before), summed.
+
+    What the indicators are computed from. The services have the database compute these in one
+    aggregate query; `window_totals` derives them from quarterly figures. Either way a sum adds
+    the quarters oldest first and skips those not reported, so both give the same numbers.
+    """
+
+    revenue: float | None  # None when no window quarter reports it
+    tax: float | None
+    rd_spend: float | None
+    #: Revenue over the four quarters before the window; None unless all eight quarters report it.
+    previous_revenue: float | None
+    #: Likewise for tax.
+    previous_tax: float | None
+    #: Employees, floor area and land of the latest window quarter the firm reported at all.
+    employees: int | None
+    floor_area_m2: float | None
+    land_mu: float | None
+    #: Window quarters that report revenue.
+    quarters_reported: int
+    #: Zero revenue in the last two window quarters.
+    zero_revenue_streak: bool
+
+
 @dataclass(frozen=True)
 class Indicators:
     """A firm's indicator values over the trailing four quarters; None where not computable."""
@@ -195,41 +222,58 @@ def window_keys(base: Quarter) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(q.key for q in base.trailing(4)), tuple(q.key for q in (base - 4).trailing(4))
 
 
+def window_totals(figures: dict[str, QuarterFigures], keys: tuple[tuple[str, ...], tuple[str, ...]]) -> WindowTotals:
+    """The window's totals from quarterly figures (`keys` from window_keys)."""
+    recent_keys, earlier_keys = keys
+    window = [figures.get(key) for key in recent_keys]
+    earlier = [figures.get(key) for key in earlier_keys]
+    latest = next((f for f in reversed(window) if f is not None), None) or QuarterFigures()
+    previous_revenue = previous_tax = None
+    if all(f is not None and f.revenue is not None for f in window + earlier):
+        previous_revenue = _sum(f.revenue for f in earlier if f)
+    if all(f is not None and f.tax is not None for f in window + earlier):
+        previous_tax = _sum(f.tax for f in earlier if f)
+    return WindowTotals(
+        revenue=_sum(f.revenue for f in window if f),
+        tax=_sum(f.tax for f in window if f),
+        rd_spend=_sum(f.rd_spend for f in window if f),
+        previous_revenue=previous_revenue,
+        previous_tax=previous_tax,
+        employees=latest.employees,
+        floor_area_m2=latest.floor_area_m2,
+        land_mu=latest.land_mu,
+        quarters_reported=sum(1 for f in window if f is not None and f.revenue is not None),
+        zero_revenue_streak=all(f is not None and f.revenue == 0 for f in window[-2:]),
+    )
+
+
+def indicators_from_totals(totals: WindowTotals) -> Indicators:
+    """The six indicators from a firm's window totals."""
+    revenue, tax = totals.revenue, totals.tax
+    values: dict[str, float | None] = dict.fromkeys(INDICATORS)
+    values["revenue_ttm"] = revenue
+    area_kind = None
+    if tax is not None:
+        if totals.floor_area_m2:
+            values["tax_per_area"], area_kind = tax / totals.floor_area_m2, "m2"
+        elif totals.land_mu:
+            values["tax_per_area"], area_kind = tax / totals.land_mu, "mu"
+    if totals.previous_revenue and revenue is not None:
+        values["revenue_growth"] = revenue / totals.previous_revenue
+    if totals.previous_tax and tax is not None:
+        values["tax_growth"] = tax / totals.previous_tax
+    if revenue and totals.rd_spend is not None:
+        values["rd_intensity"] = totals.rd_spend / revenue
+    if revenue is not None and totals.employees:
+        values["productivity"] = revenue / totals.employees
+    return Indicators(values, area_kind, totals.quarters_reported, totals.zero_revenue_streak)
+
+
 def compute_indicators(
     figures: dict[str, QuarterFigures], base: Quarter, keys: tuple[tuple[str, ...], tuple[str, ...]] | None = None
 ) -> Indicators:
     """Indicators from the four quarters ending at `base` (and the four before, for growth)."""
-    recent_keys, earlier_keys = keys or window_keys(base)
-    window = [figures.get(key) for key in recent_keys]
-    earlier = [figures.get(key) for key in earlier_keys]
-    reported = [f for f in window if f is not None and f.revenue is not None]
-    revenue = _sum(f.revenue for f in window if f)
-    tax = _sum(f.tax for f in window if f)
-    rd = _sum(f.rd_spend for f in window if f)
-    latest = next((f for f in reversed(window) if f is not None), None)
-    values: dict[str, float | None] = dict.fromkeys(INDICATORS)
-    values["revenue_ttm"] = revenue
-    area_kind = None
-    if latest is not None and tax is not None:
-        if latest.floor_area_m2:
-            values["tax_per_area"], area_kind = tax / latest.floor_area_m2, "m2"
-        elif latest.land_mu:
-            values["tax_per_area"], area_kind = tax / latest.land_mu, "mu"
-    if all(f is not None and f.revenue is not None for f in window + earlier):
-        previous_revenue = _sum(f.revenue for f in earlier if f)
-        if previous_revenue and revenue is not None:
-            values["revenue_growth"] = revenue / previous_revenue
-    if all(f is not None and f.tax is not None for f in window + earlier):
-        previous_tax = _sum(f.tax for f in earlier if f)
-        if previous_tax and tax is not None:
-            values["tax_growth"] = tax / previous_tax
-    if revenue and rd is not None:
-        values["rd_intensity"] = rd / revenue
-    if revenue is not None and latest is not None and latest.employees:
-        values["productivity"] = revenue / latest.employees
-    last_two = window[-2:]
-    streak = all(f is not None and f.revenue == 0 for f in last_two)
-    return Indicators(values, area_kind, len(reported), streak)
+    return indicators_from_totals(window_totals(figures, keys or window_keys(base)))
 
 
 def _benchmark_key(indicator: str, area_kind: str | None) -> str:
@@ -246,45 +290,76 @@ def _benchmarks(pool: Sequence[Indicators]) -> dict[str, float]:
     return {key: median(values) for key, values in samples.items()}
 
 
-def _score(item: Indicators, benchmarks: dict[str, float], rules: RuleSet) -> tuple[float, list[dict[str, Any]]]:
-    """Σ weight × min(value ÷ benchmark, cap), with missing indicators' weight spread over the rest."""
-    usable = {}
-    for name in INDICATORS:
-        value = item.values[name]
-        weight = rules.weights[name]
-        if value is None or weight <= 0:
-            continue
-        benchmark = benchmarks.get(_benchmark_key(name, item.area_kind))
-        if benchmark is None:
-            continue
-        ratio = rules.cap if benchmark <= 0 and value > 0 else (0.0 if benchmark <= 0 else value / benchmark)
-        usable[name] = (weight, max(0.0, min(ratio, rules.cap)))
-    total_weight = sum(w for w, _ in usable.values())
-    reasons: list[dict[str, Any]] = []
-    if not total_weight:
-        return 0.0, reasons
-    missing = [n for n in INDICATORS if n not in usable and rules.weights[n] > 0]
-    score = 0.0
-    for name, (weight, ratio) in usable.items():
-        share = weight / total_weight * 100
-        contribution = share * ratio
-        score += contribution
-        reasons.append(
-            {
-                "code": f"indicator:{name}",
-                "text": f"{INDICATOR_NAMES[name]}：为基准的 {ratio:.2f} 倍，"
-                f"权重 {share:.0f}%，贡献 {contribution:.1f} 分",
-                "indicator": name,
-                "value": item.values[name],
-                "ratio": round(ratio, 4),
-                "weight": round(share, 2),
-                "contribution": round(contribution, 2),
-            }
-        )
-    if missing:
-        names = "、".join(INDICATOR_NAMES[n] for n in missing)
-        reasons.append({"code": "reweighted", "text": f"缺少{names}，其权重按比例分配给其余指标"})
-    return score, reasons
+_INDICATOR_CODES = {name: f"indicator:{name}" for name in INDICATORS}
+_INDICATOR_LABELS = {name: f"{label}：为基准的 " for name, label in INDICATOR_NAMES.items()}
+
+
+class _PoolScorer:
+    """Scores the firms of one pool: Σ weight × min(value ÷ benchmark, cap), with missing
+    indicators' weight spread over the rest. What firms share (the benchmarks by area kind,
+    the shares of each set of indicators present) is worked out once per pool, not per firm."""
+
+    def __init__(self, benchmarks: dict[str, float], rules: RuleSet) -> None:
+        self.cap = rules.cap
+        weighted = [(name, rules.weights[name]) for name in INDICATORS if rules.weights[name] > 0]
+        self.by_kind = {
+            kind: [(name, weight, benchmarks.get(_benchmark_key(name, kind))) for name, weight in weighted]
+            for kind in (None, "m2", "mu")
+        }
+        self.weighted = [name for name, _ in weighted]
+        #: The indicators present → each one's share (with its text and rounded), and the reweighting note.
+        self.shares: dict[tuple[str, ...], tuple[dict[str, tuple[float, str, float]], str | None]] = {}
+
+    def _shares_of(self, names: tuple[str, ...], weights: list[float]) -> tuple[dict[str, Any], str | None]:
+        known = self.shares.get(names)
+        if known is None:
+            total_weight = sum(weights)
+            shares = {}
+            for name, weight in zip(names, weights, strict=True):
+                share = weight / total_weight * 100
+                shares[name] = (share, f" 倍，权重 {share:.0f}%，贡献 ", round(share, 2))
+            missing = [n for n in self.weighted if n not in shares]
+            note = None
+            if missing:
+                note = f"缺少{'、'.join(INDICATOR_NAMES[n] for n in missing)}，其权重按比例分配给其余指标"
+            known = self.shares[names] = (shares, note)
+        return known
+
+    def score(self, item: Indicators) -> tuple[float, list[dict[str, Any]]]:
+        """The firm's score and a reason per indicator (plus the reweighting note)."""
+        cap, values = self.cap, item.values
+        names, weights, ratios = [], [], []
+        for name, weight, benchmark in self.by_kind[item.area_kind]:
+            value = values[name]
+            if value is None or benchmark is None:
+                continue
+            ratio = cap if benchmark <= 0 and value > 0 else (0.0 if benchmark <= 0 else value / benchmark)
+            names.append(name)
+            weights.append(weight)
+            ratios.append(max(0.0, min(ratio, cap)))
+        reasons: list[dict[str, Any]] = []
+        if not names:
+            return 0.0, reasons
+        shares, note = self._shares_of(tuple(names), weights)
+        score = 0.0
+        for name, ratio in zip(names, ratios, strict=True):
+            share, middle, rounded = shares[name]
+            contribution = share * ratio
+            score += contribution
+            reasons.append(
+                {
+                    "code": _INDICATOR_CODES[name],
+                    "text": f"{_INDICATOR_LABELS[name]}{ratio:.2f}{middle}{contribution:.1f} 分",
+                    "indicator": name,
+                    "value": values[name],
+                    "ratio": round(ratio, 4),
+                    "weight": rounded,
+                    "contribution": round(contribution, 2),
+                }
+            )
+        if note:
+            reasons.append({"code": "reweighted", "text": note})
+        return score, reasons
 
 
 def _band_tier(percentile: float, bands: dict[str, float]) -> Tier:
@@ -321,7 +396,7 @@ def decide_tiers(
     base = quarter - 1
     today = today or quarter.first_day
     keys = window_keys(base)
-    indicators = {f.firm_id: compute_indicators(f.figures, base, keys) for f in firms}
+    indicators = {f.firm_id: indicators_from_totals(f.totals or window_totals(f.figures, keys)) for f in firms}
     sufficient = {f.firm_id for f in firms if indicators[f.firm_id].quarters_reported >= 2}
     pools: dict[str, list[FirmFacts]] = {"above": [], "below": []}
     for facts in firms:
@@ -334,9 +409,10 @@ def decide_tiers(
         if not members:
             continue
         benchmarks = _benchmarks([indicators[f.firm_id] for f in members])
+        scorer = _PoolScorer(benchmarks, rules)
         scores, score_reasons = {}, {}
         for facts in members:
-            scores[facts.firm_id], score_reasons[facts.firm_id] = _score(indicators[facts.firm_id], benchmarks, rules)
+            scores[facts.firm_id], score_reasons[facts.firm_id] = scorer.score(indicators[facts.firm_id])
         for firm_id, (percentile, tier) in _rank(scores, rules.bands).items():
             ranked[firm_id] = (pool_name, scores[firm_id], percentile, tier, score_reasons[firm_id])
     return [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
@@ -11,7 +12,7 @@ import sqlalchemy as sa
 from service_app.domain.quarters import Quarter
 from service_app.domain.tiers import Tier
 from service_app.extensions import db
-from service_app.models import Firm, Notification, ProposalItem, TierAssignment, TierProposal
+from service_app.models import Firm, Notification, ProposalItem, QuarterlyMetric, TierAssignment, TierProposal
 
 from .. import factories
 
@@ -44,6 +45,63 @@ def test_propose_counts_and_items(ctx, roster):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ProposalItem)) == 26
     again = propose_tiers(Q)
     assert again.id == proposal.id  # a quarter has one live proposal
+
+
+# Each firm's figures as (quarter, revenue, tax, employees, rd_spend, floor_area_m2, land_mu);
+# the window for 2026Q4 is 2025Q4..2026Q3, the year before 2024Q4..2025Q3.
+EIGHT = [q.key for q in (Q - 1).trailing(8)]
+WINDOW_CASES = {
+    "all eight, odd decimals": [(k, "0.10", "0.20", 3, "0.30", "800.00", None) for k in EIGHT],
+    "gaps and empty cells": [
+        ("2024Q4", "12.34", None, 5, None, None, "12.50"),
+        ("2025Q4", None, "1.01", None, "2.02", "300.00", None),
+        ("2026Q1", "56.78", "3.03", 7, None, None, "9.75"),
+        ("2026Q2", None, None, None, None, None, None),
+    ],
+    "latest row has no area": [
+        ("2026Q1", "10.00", "1.00", 4, "1.00", "500.00", None),
+        ("2026Q3", "20.00", "2.00", 0, None, None, None),
+    ],
+    "zero revenue at the end": [(k, "0.00", "0.00", 2, None, "100.00", None) for k in EIGHT[-2:]],
+    "outside the window only": [
+        ("2024Q3", "99.00", "9.00", 9, "9.00", "9.00", None),
+        ("2026Q4", "99.00", "9.00", 9, "9.00", "9.00", None),
+    ],
+    "no metrics": [],
+}
+
+
+def test_the_database_totals_match_the_engine(ctx, world):
+    from service_app.domain.scoring import QuarterFigures, window_keys, window_totals
+    from service_app.tiers.services import load_facts
+
+    street = db.session.get(Firm, world.firm_a).street
+    expected = {}
+    for name, rows in WINDOW_CASES.items():
+        firm = factories.make_firm(street, name=f"杭州窗口{name}有限公司")
+        figures = {}
+        for key, revenue, tax, employees, rd, area, land in rows:
+            numbers = {"rd_spend": rd, "floor_area_m2": area, "land_mu": land}
+            metric = QuarterlyMetric(
+                firm_id=firm.id,
+                quarter=key,
+                revenue=revenue and Decimal(revenue),
+                tax=tax and Decimal(tax),
+                employees=employees,
+                **{k: v and Decimal(v) for k, v in numbers.items()},
+            )
+            db.session.add(metric)
+            figures[key] = QuarterFigures(
+                *(None if v is None else float(v) for v in (revenue, tax)),
+                employees,
+                *(None if v is None else float(v) for v in (rd, area, land)),
+            )
+        expected[firm.id] = (name, window_totals(figures, window_keys(Q - 1)))
+    db.session.flush()
+    for facts in load_facts(Q, with_previous=False):
+        if facts.firm_id in expected:
+            name, totals = expected[facts.firm_id]
+            assert (facts.totals or window_totals({}, window_keys(Q - 1))) == totals, name
 
 
 def test_apply_writes_assignments_once(ctx, roster):
