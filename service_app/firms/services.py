@@ -115,9 +115,9 @@ def _int_or_none(value: object) -> int | None:
         return None
 
 
-def firm_filter_clauses(user: User, filters: FirmFilters) -> list[sa.ColumnElement[bool]]:
-    """The WHERE clauses of the firm list: the user's scope and every filter set."""
-    clauses: list[sa.ColumnElement[bool]] = [firm_scope(user)]
+def firm_filter_clauses(user: User | None, filters: FirmFilters) -> list[sa.ColumnElement[bool]]:
+    """The WHERE clauses of the firm list: the user's scope (None: the system, all streets) and every filter."""
+    clauses: list[sa.ColumnElement[bool]] = [firm_scope(user)] if user is not None else []
     text = filters.q.strip()
     if text:
         pattern = f"%{_escape_like(text)}%"
@@ -145,7 +145,7 @@ def firm_filter_clauses(user: User, filters: FirmFilters) -> list[sa.ColumnEleme
     return clauses
 
 
-def firm_ordering(filters: FirmFilters) -> tuple[sa.UnaryExpression[Any], sa.ColumnElement[int]]:
+def firm_ordering(filters: FirmFilters) -> tuple[Any, ...]:
     """The list's ORDER BY: the chosen column, then the id so pages never overlap."""
     column = SORTS.get(filters.sort, Firm.name)
     return (column.desc() if filters.descending else column.asc()), Firm.id
