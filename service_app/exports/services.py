@@ -313,6 +313,17 @@ def _streets_in_scope(user: User | None, filters: FirmFilters) -> str:
     return "、".join(s.name for s in user.streets)
 
 
+def street_label(user: User | None, filters: FirmFilters, platform: str) -> str:
+    """What a download is named after: the filtered street, the user's one street, or the platform."""
+    if filters.street_id:
+        street = db.session.get(Street, filters.street_id)
+        if street is not None:
+            return street.name
+    if user is not None and not user.sees_all_streets and len(user.streets) == 1:
+        return user.streets[0].name
+    return platform
+
+
 def safe_file_name(name: str) -> str:
     """A file name without path separators, reserved characters or leading dots."""
     cleaned = _UNSAFE_NAME.sub("", name).strip().lstrip(".")

@@ -57,6 +57,7 @@ def index():
         no_tier=NO_TIER,
         flag_fields=FLAG_FIELDS,
         can_create=can_create_firm(current_user),
+        export_args={k: v for k, v in request.args.lists() if k != "page"},
     )
 
 
