@@ -76,6 +76,7 @@ class ExportResult:
     path: Path
     quarter: str
     counts: dict[str, int] = field(default_factory=dict)
+    street: Street | None = None  #: set for the workbooks of a pack
 
     @property
     def total(self) -> int:
@@ -340,8 +341,18 @@ def pack_file_name(platform: str, quarter: str) -> str:
     return safe_file_name(f"{platform}_{quarter}_分街道名录.zip")
 
 
-def export_pack(path: Path, user: User | None, quarter: str | None = None, *, platform: str = "") -> list[ExportResult]:
-    """A zip of one roster workbook per street the user sees, written atomically to `path`."""
+def export_pack(
+    path: Path,
+    user: User | None,
+    quarter: str | None = None,
+    *,
+    platform: str = "",
+    keep_in: Path | None = None,
+) -> list[ExportResult]:
+    """A zip of one roster workbook per street the user sees, written atomically to `path`.
+
+    With `keep_in`, the street workbooks stay in that folder as well (for per-street downloads).
+    """
     quarter = export_quarter(quarter)
     query = sa.select(Street).order_by(Street.id)
     if user is not None and not user.sees_all_streets:
@@ -353,20 +364,16 @@ def export_pack(path: Path, user: User | None, quarter: str | None = None, *, pl
         with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for street in db.session.scalars(query):
                 name = roster_file_name(street.name, quarter)
-                member = Path(work) / f"street-{street.id}.xlsx"
-                results.append(
-                    roster_workbook(
-                        member,
-                        user,
-                        FirmFilters(street_id=street.id),
-                        quarter,
-                        platform=platform,
-                        street_name=street.name,
-                    )
+                member = (keep_in or Path(work)) / (name if keep_in else f"street-{street.id}.xlsx")
+                result = roster_workbook(
+                    member, user, FirmFilters(street_id=street.id), quarter, platform=platform, street_name=street.name
                 )
                 archive.write(member, name)
-                member.unlink()
-                results[-1].path = Path(name)
+                if keep_in is None:
+                    member.unlink()
+                result.path = Path(name)
+                result.street = street
+                results.append(result)
         os.replace(partial, path)
     return results
 
