@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from openpyxl import Workbook
@@ -36,6 +37,10 @@ from .workbook import Column
 log = logging.getLogger(__name__)
 
 STATUS_CHINESE = {FirmStatus.ACTIVE: "正常", FirmStatus.RELOCATING: "迁出中", FirmStatus.DEREGISTERED: "已注销"}
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+COVER_NOTE = (
+    "各层级工作表的表头与导入模板一致，修改后可直接导入；服务层级、分层依据、走访与诉求列仅供查阅，导入时不读取。"
+)
 #: Sheet of firms not assessed yet (written only when there are some).
 UNASSESSED_SHEET = "未分类"
 OPEN_REQUEST_STATUSES = (RequestStatus.RECEIVED, RequestStatus.ASSIGNED, RequestStatus.IN_PROGRESS)
@@ -262,9 +267,37 @@ def roster_workbook(
     clauses = firm_filter_clauses(user, filters)
     select = _roster_select(clauses, quarter, _data_quarter(quarter)).order_by(*firm_ordering(filters))
     workbook = Workbook(write_only=True)
-    cover = workbook.create_sheet("说明")
+    cover = workbook.create_sheet("说明")  # created first so they come first; filled last
     summary = workbook.create_sheet("汇总")
     result = ExportResult(Path(path), quarter)
+    chains = _write_tier_sheets(workbook, select, result.counts)
+    _summary(summary, chains, _tier_changes(clauses, quarter), quarter)
+    book.write_key_values(
+        cover,
+        f"{platform}企业分类名录（{quarter}）",
+        [
+            ("平台", platform),
+            ("街道", street_name or _streets_in_scope(user, filters)),
+            ("季度", quarter),
+            ("导出时间", dt.datetime.now(SHANGHAI).strftime("%Y-%m-%d %H:%M")),
+            ("导出人", user.label if user is not None else "系统"),
+            ("筛选条件", describe_filters(filters)),
+            ("企业总数（家）", result.total),
+            *((f"{title}（家）", count) for title, count in result.counts.items()),
+            ("说明", COVER_NOTE),
+        ],
+    )
+    book.save_atomically(workbook, result.path)
+    log.info("roster export: %s firms, quarter %s, to %s", result.total, quarter, result.path)
+    return result
+
+
+def _write_tier_sheets(workbook: Workbook, select: sa.Select[Any], counts: dict[str, int]) -> Counter[tuple[str, str]]:
+    """One sheet per tier (未分类 only when needed); fills `counts` and returns (tier, chain) → firms.
+
+    A sheet's rows are read before it is written: write-only sheets need their widths up front.
+    One tier's rows at a time stay in memory, never the whole roster.
+    """
     chains: Counter[tuple[str, str]] = Counter()
     chain_index = 1 + FIRM_COLUMNS.index("chain")
     sheets = [(TIER_CHINESE[t], Firm.current_tier == t) for t in Tier]
@@ -278,31 +311,8 @@ def roster_workbook(
         for values in rows:
             writer.append(values)
             chains[(title, values[chain_index] or "未填")] += 1
-        result.counts[title] = len(rows)
-        del rows
-    _summary(summary, chains, _tier_changes(clauses, quarter), quarter)
-    counts = [(f"{title}（家）", count) for title, count in result.counts.items()]
-    book.write_key_values(
-        cover,
-        f"{platform}企业分类名录（{quarter}）",
-        [
-            ("平台", platform),
-            ("街道", street_name or _streets_in_scope(user, filters)),
-            ("季度", quarter),
-            ("导出时间", dt.datetime.now().strftime("%Y-%m-%d %H:%M")),
-            ("导出人", user.label if user is not None else "系统"),
-            ("筛选条件", describe_filters(filters)),
-            ("企业总数（家）", result.total),
-            *counts,
-            (
-                "说明",
-                "各层级工作表的表头与导入模板一致，修改后可直接导入；服务层级、分层依据、走访与诉求列仅供查阅，导入时不读取。",
-            ),
-        ],
-    )
-    book.save_atomically(workbook, result.path)
-    log.info("roster export: %s firms, quarter %s, to %s", result.total, quarter, result.path)
-    return result
+        counts[title] = len(rows)
+    return chains
 
 
 def _streets_in_scope(user: User | None, filters: FirmFilters) -> str:

@@ -23,7 +23,7 @@ from service_app.exports.services import (
 from service_app.exports.workbook import display_width
 from service_app.extensions import db
 from service_app.firms.services import FirmFilters
-from service_app.roster.columns import field_for_header
+from service_app.roster.columns import FIRM_COLUMNS, METRIC_COLUMNS, field_for_header
 from service_app.roster.plan import ImportOptions
 from service_app.roster.services import upload_roster
 
@@ -76,9 +76,12 @@ def test_display_width_counts_chinese_as_two():
 
 
 def test_exported_headers_import_as_their_fields():
-    for column in ROSTER_COLUMNS:
-        assert field_for_header(column.header) in (None, "tier", "quarter") or field_for_header(column.header)
-    assert field_for_header("分层依据") is None and field_for_header("未办结诉求（件）") is None
+    """Every importer field is exported under a header the importer maps back to it; extras map to nothing."""
+    mapped = {field_for_header(c.header): c.header for c in ROSTER_COLUMNS}
+    for name in (*FIRM_COLUMNS, *METRIC_COLUMNS, "tier", "quarter"):
+        assert name in mapped, name
+    extras = ["序号", "备注", "分层依据", "最近走访日期", "下次跟进日期", "未办结诉求（件）"]
+    assert [field_for_header(h) for h in extras] == [None] * len(extras)
 
 
 def test_round_trip_imports_unchanged(roster, tmp_path):
