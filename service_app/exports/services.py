@@ -312,6 +312,7 @@ def _write_tier_sheets(workbook: Workbook, select: sa.Select[Any], counts: dict[
             writer.append(values)
             chains[(title, values[chain_index] or "未填")] += 1
         counts[title] = len(rows)
+        del rows  # before the next tier's rows are read, not after
     return chains
 
 
