@@ -38,6 +38,8 @@ class Config:
     PASSWORD_HASH_METHOD: str | None = None  # None: werkzeug's default (scrypt)
     FIRMS_PER_PAGE = 25
     PLATFORM_NAME = os.environ.get("PLATFORM_NAME", "临平新城")
+    #: Where export packs are kept (30 days); None: instance/exports.
+    EXPORT_FOLDER = os.environ.get("EXPORT_FOLDER")
     #: Reminder e-mails go out through this SMTP server when it is set; none are sent otherwise.
     MAIL_SERVER = os.environ.get("MAIL_SERVER")
     MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))

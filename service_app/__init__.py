@@ -93,6 +93,7 @@ def register_blueprints(app: Flask) -> None:
     """Mount each feature's blueprint."""
     from .admin import bp as admin_bp
     from .auth import bp as auth_bp
+    from .exports import bp as exports_bp
     from .firm_requests import bp as requests_bp
     from .firms import bp as firms_bp
     from .followups import bp as followups_bp
@@ -108,6 +109,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(tiers_bp, url_prefix="/tiers")
     app.register_blueprint(followups_bp, url_prefix="/followups")
     app.register_blueprint(requests_bp, url_prefix="/requests")
+    app.register_blueprint(exports_bp, url_prefix="/exports")
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -1,7 +1,7 @@
-"""`flask --app wsgi roster import FILE`: import a roster from scripts.
+"""`flask --app wsgi roster import|export|export-pack`: rosters in and out from scripts.
 
-Exit codes: 0 applied (or a dry run without errors), 1 invalid rows (nothing written),
-2 the file cannot be read.
+Import exit codes: 0 applied (or a dry run without errors), 1 invalid rows (nothing written),
+2 the file cannot be read. Exports exit 2 on a bad street, quarter or output path.
 """
 
 from __future__ import annotations
@@ -12,9 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
+from ..domain.tiers import Tier
+from ..exports.services import export_pack, roster_workbook, streets_by_name
 from ..extensions import db
+from ..firms.services import NO_TIER, FirmFilters
 from ..models import ImportMode
 from ..roster.cells import CellError, parse_quarter
 from ..roster.plan import ImportOptions
@@ -76,3 +80,60 @@ def import_roster(
             _finish(summary, as_json, 1)
         _finish({"error": exc.message}, as_json, 2)
     _finish(summary, as_json, 0)
+
+
+def _export_error(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+@roster_cli.command("export")
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--street", help="Only this street's firms (its Chinese name).")
+@click.option("--tier", type=click.Choice([*(t.value for t in Tier), NO_TIER]), help="Only this tier.")
+@click.option("--quarter", help="The quarter the roster is for, e.g. 2026Q4 (default: the latest assessed).")
+def export_roster(output: Path, street: str | None, tier: str | None, quarter: str | None) -> None:
+    """Write the roster workbook (说明, 汇总, one sheet per tier) to OUTPUT (.xlsx)."""
+    filters = FirmFilters(tier=tier or "")
+    if street:
+        found = streets_by_name([street])
+        if street not in found:
+            _export_error(f"no street named {street}")
+        filters.street_id = found[street].id
+    try:
+        result = roster_workbook(
+            output,
+            None,
+            filters,
+            _quarter(quarter),
+            platform=current_app.config["PLATFORM_NAME"],
+            street_name=street or "",
+        )
+    except OSError as exc:
+        _export_error(f"cannot write {output}: {exc.strerror}")
+    click.echo(f"{result.total} firms written to {result.path} ({result.quarter})")
+
+
+@roster_cli.command("export-pack")
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--quarter", required=True, help="The quarter, e.g. 2026Q4.")
+def export_roster_pack(output: Path, quarter: str) -> None:
+    """Write a zip of one roster workbook per street (`<街道>_<季度>_企业分类名录.xlsx`) to OUTPUT."""
+    try:
+        results = export_pack(output, None, _quarter(quarter), platform=current_app.config["PLATFORM_NAME"])
+    except OSError as exc:
+        _export_error(f"cannot write {output}: {exc.strerror}")
+    for result in results:
+        click.echo(f"{result.path}: {result.total} firms")
+    click.echo(f"{len(results)} workbooks written to {output}")
+
+
+def _quarter(value: str | None) -> str | None:
+    """A quarter key from any accepted form, or exit 2 with the reason."""
+    if not value:
+        return None
+    try:
+        return parse_quarter(value)
+    except CellError as exc:
+        _export_error(str(exc))
+    return None

@@ -19,9 +19,9 @@ import sqlalchemy as sa
 
 from ..audit import record_event
 from ..domain.credit_codes import validate_credit_code
+from ..domain.followups import VisitKind
 from ..domain.industry import validate_industry_code
 from ..domain.quarters import quarter_key
-from ..domain.followups import VisitKind
 from ..domain.tiers import AssignmentMethod, Chain, FirmStatus, Tier
 from ..extensions import db
 from ..followups.services import cadences

@@ -21,37 +21,22 @@ from .services import (
     FIRM_FIELDS,
     FLAG_FIELDS,
     NO_TIER,
-    FirmFilters,
     StaleEditError,
     changes_since,
     create_firm,
     filtered_firms,
+    filters_from_args,
     firm_audit_trail,
     latest_assignment,
     update_firm,
 )
 
 
-def _filters_from_request() -> FirmFilters:
-    args = request.args
-    return FirmFilters(
-        q=args.get("q", "")[:100],
-        tier=args.get("tier", ""),
-        street_id=args.get("street", type=db_id),
-        chain=args.get("chain", ""),
-        building_id=args.get("building", type=db_id),
-        status=args.get("status", ""),
-        flags=[f for f in args.getlist("flag") if f in FLAG_FIELDS],
-        sort=args.get("sort", "name"),
-        descending=args.get("order") == "desc",
-    )
-
-
 @bp.route("/")
 @login_required
 def index():
     """The roster: search, filter, sort and page through the firms in scope."""
-    filters = _filters_from_request()
+    filters = filters_from_args(request.args)
     page = db.paginate(
         filtered_firms(current_user, filters),
         page=request.args.get("page", 1, type=db_id),
@@ -73,6 +58,7 @@ def index():
         no_tier=NO_TIER,
         flag_fields=FLAG_FIELDS,
         can_create=can_create_firm(current_user),
+        export_args={k: v for k, v in request.args.lists() if k != "page"},
     )
 
 

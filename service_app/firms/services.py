@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +14,8 @@ from ..domain.tiers import Chain, FirmStatus, Tier
 from ..extensions import db
 from ..models import AuditEvent, Firm, QuarterlyMetric, TierAssignment, User
 from ..permissions import editable_firm_fields
-from ..scoping import scoped_firms
+from ..scoping import firm_scope
+from ..security import db_id
 
 #: Firm fields set through forms, imports and the CLI (not keys, tiers or bookkeeping).
 FIRM_FIELDS: tuple[str, ...] = (
@@ -91,36 +93,70 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def filtered_firms(user: User, filters: FirmFilters) -> sa.Select[Firm]:
-    """The scoped SELECT of firms matching the filters, ordered."""
-    query = scoped_firms(user)
+def filters_from_args(args: Mapping[str, Any]) -> FirmFilters:
+    """The list page's filters from query-string arguments (a MultiDict: `flag` may repeat)."""
+    getlist = getattr(args, "getlist", lambda key: [args[key]] if key in args else [])
+    return FirmFilters(
+        q=str(args.get("q", ""))[:100],
+        tier=str(args.get("tier", "")),
+        street_id=_int_or_none(args.get("street")),
+        chain=str(args.get("chain", "")),
+        building_id=_int_or_none(args.get("building")),
+        status=str(args.get("status", "")),
+        flags=[f for f in getlist("flag") if f in FLAG_FIELDS],
+        sort=str(args.get("sort", "name")),
+        descending=args.get("order") == "desc",
+    )
+
+
+def _int_or_none(value: object) -> int | None:
+    """An id from the query string, or None when absent or beyond what a database integer holds."""
+    try:
+        return db_id(str(value)) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def firm_filter_clauses(user: User | None, filters: FirmFilters) -> list[sa.ColumnElement[bool]]:
+    """The WHERE clauses of the firm list: the user's scope (None: the system, all streets) and every filter."""
+    clauses: list[sa.ColumnElement[bool]] = [firm_scope(user)] if user is not None else []
     text = filters.q.strip()
     if text:
         pattern = f"%{_escape_like(text)}%"
-        query = query.where(
+        clauses.append(
             sa.or_(
                 Firm.name.ilike(pattern, escape="\\"),
                 Firm.credit_code.ilike(f"%{_escape_like(text.upper())}%", escape="\\"),
             )
         )
     if filters.tier == NO_TIER:
-        query = query.where(Firm.current_tier.is_(None))
+        clauses.append(Firm.current_tier.is_(None))
     elif filters.tier in Tier.__members__.values():
-        query = query.where(Firm.current_tier == Tier(filters.tier))
+        clauses.append(Firm.current_tier == Tier(filters.tier))
     if filters.street_id:
-        query = query.where(Firm.street_id == filters.street_id)
+        clauses.append(Firm.street_id == filters.street_id)
     if filters.chain in Chain.__members__.values():
-        query = query.where(Firm.chain == Chain(filters.chain))
+        clauses.append(Firm.chain == Chain(filters.chain))
     if filters.building_id:
-        query = query.where(Firm.building_id == filters.building_id)
+        clauses.append(Firm.building_id == filters.building_id)
     if filters.status in FirmStatus.__members__.values():
-        query = query.where(Firm.status == FirmStatus(filters.status))
+        clauses.append(Firm.status == FirmStatus(filters.status))
     for flag in filters.flags:
         if flag in FLAG_FIELDS:
-            query = query.where(getattr(Firm, flag).is_(True))
+            clauses.append(getattr(Firm, flag).is_(True))
+    return clauses
+
+
+def firm_ordering(filters: FirmFilters) -> tuple[Any, ...]:
+    """The list's ORDER BY: the chosen column, then the id so pages never overlap."""
     column = SORTS.get(filters.sort, Firm.name)
-    ordering = column.desc() if filters.descending else column.asc()
-    return query.order_by(ordering, Firm.id).options(selectinload(Firm.street), selectinload(Firm.building))
+    return (column.desc() if filters.descending else column.asc()), Firm.id
+
+
+def filtered_firms(user: User, filters: FirmFilters) -> sa.Select[Firm]:
+    """The scoped SELECT of firms matching the filters, ordered."""
+    query = sa.select(Firm).where(*firm_filter_clauses(user, filters))
+    return query.order_by(*firm_ordering(filters)).options(selectinload(Firm.street), selectinload(Firm.building))
 
 
 def create_firm(values: dict[str, Any], user: User | None) -> Firm:

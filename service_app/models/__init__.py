@@ -1,6 +1,7 @@
 """The data model, one module per aggregate; import models from here."""
 
 from .audit import AuditEvent
+from .exports import ExportPack, PackStatus
 from .firms import Firm, QuarterlyMetric
 from .followups import (
     CalendarDay,
@@ -23,6 +24,7 @@ __all__ = [
     "Building",
     "CalendarDay",
     "ExitChecklistItem",
+    "ExportPack",
     "Firm",
     "FirmRequest",
     "Followup",
@@ -34,6 +36,7 @@ __all__ = [
     "ImportUpload",
     "ItemAction",
     "Notification",
+    "PackStatus",
     "ProposalItem",
     "ProposalStatus",
     "QuarterlyMetric",

@@ -96,8 +96,12 @@ def open_table(
     max_rows: int = 200_000,
     max_cells: int = 200_000 * 60,
     max_uncompressed: int = 200 * 1024 * 1024,
+    pick: Callable[[list[Table]], Table] | None = None,
 ) -> Table:
-    """Detect the format, check the file cannot exhaust memory or time, and open its first non-empty sheet."""
+    """Detect the format, check the file cannot exhaust memory or time, and open its first non-empty sheet.
+
+    With `pick`, every non-empty sheet is opened (visible ones first) and `pick` chooses or joins them.
+    """
     limits = _Limits(max_rows, max_cells, max_uncompressed)
     with _read_errors():
         fmt, container = _identify(data)
@@ -107,7 +111,7 @@ def open_table(
             _guard_zip(container, fmt, limits)
         else:
             _guard_xls(container, limits)
-    return _open_workbook(data, fmt, limits)
+    return _open_workbook(data, fmt, limits, pick)
 
 
 @contextlib.contextmanager
@@ -271,7 +275,7 @@ def _count_csv_rows(text: str, delimiter: str, limits: _Limits) -> int:
 _EXACT_FLOAT = 2.0**53
 
 
-def _open_workbook(data: bytes, fmt: str, limits: _Limits) -> Table:
+def _open_workbook(data: bytes, fmt: str, limits: _Limits, pick: Callable[[list[Table]], Table] | None) -> Table:
     try:
         workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
         metadata = workbook.sheets_metadata
@@ -282,10 +286,15 @@ def _open_workbook(data: bytes, fmt: str, limits: _Limits) -> Table:
         # Visible worksheets first: templates often hide a sheet of drop-down choices in front.
         worksheets = [i for i, sheet in enumerate(metadata) if sheet.typ == worksheet]
         order = sorted(worksheets, key=lambda i: metadata[i].visible != visible)
+        tables = []
         for index in order:
             sheet = workbook.get_sheet_by_index(index)
             if sheet.height and sheet.start is not None and sheet.end is not None:
-                return _sheet_table(fmt, sheet, sheet.start, sheet.end, limits)
+                tables.append(_sheet_table(fmt, sheet, sheet.start, sheet.end, limits))
+                if pick is None:
+                    break
+        if tables:
+            return pick(tables) if pick is not None else tables[0]
     except RosterReadError:
         raise
     except BaseException as exc:  # pyo3 reports a Rust panic as PanicException, a BaseException

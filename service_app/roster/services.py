@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import gc
 import hashlib
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,7 +21,7 @@ from ..models.types import utcnow
 from .apply import ImportConflictError, apply_plan, undo_batch
 from .columns import HEADER_SEARCH_ROWS, HeaderRow, find_header
 from .plan import ImportOptions, ImportPermissionError, ImportPlan, RosterFormatError, RosterPlanner
-from .reading import RosterReadError, open_table
+from .reading import RosterReadError, Table, open_table
 from .xlsx import error_report
 
 SAME_FILE_WINDOW = dt.timedelta(minutes=1)
@@ -74,9 +75,37 @@ def _cyclic_gc_paused() -> Iterator[None]:
         gc.enable()
 
 
+def roster_sheets(tables: list[Table]) -> Table:
+    """The first sheet with a roster header, continued by later sheets under the same header.
+
+    An export puts a 说明 cover and a 汇总 summary before one sheet per tier, all tier sheets
+    under one header; it imports as one table. A workbook without a recognisable header gives
+    its first sheet, so the planner says what is missing. Rows of continuation sheets are
+    numbered on from the first sheet's (error rows name the first sheet's numbering).
+    """
+    found = [(table, header) for table in tables if (header := find_header(table.rows())) is not None]
+    if not found:
+        return tables[0]
+    first, header = found[0]
+    more = [(table, h.index) for table, h in found[1:] if h.headers == header.headers]
+    if not more:
+        return first
+    row_count = first.row_count + sum(table.row_count - index - 1 for table, index in more)
+    if row_count > MAX_SHEET_ROWS:
+        raise RosterReadError("too_many_rows", f"{row_count} rows, more than {MAX_SHEET_ROWS}")
+
+    def rows() -> Iterator[list[object]]:
+        yield from first.rows()
+        for table, index in more:
+            yield from itertools.islice(table.rows(), index + 1, None)
+
+    names = "、".join([first.sheet_name, *(table.sheet_name for table, _ in more)])
+    return Table(first.format, names, None, row_count, rows)
+
+
 def _plan(data: bytes, user: User | None, options: ImportOptions, mapping: dict[int, str] | None = None) -> ImportPlan:
     try:
-        table = open_table(data, max_rows=MAX_SHEET_ROWS)
+        table = open_table(data, max_rows=MAX_SHEET_ROWS, pick=roster_sheets)
         with _cyclic_gc_paused():
             return RosterPlanner(user, options, remembered_mapping).plan(table, mapping=mapping)
     except RosterReadError as exc:
@@ -311,7 +340,7 @@ def build_error_report(batch: ImportBatch) -> bytes:
     planned again as the uploader, not only those kept on the batch)."""
     data = _upload_bytes(batch)
     try:
-        rows = list(open_table(data, max_rows=MAX_SHEET_ROWS).rows())
+        rows = list(open_table(data, max_rows=MAX_SHEET_ROWS, pick=roster_sheets).rows())
     except RosterReadError as exc:
         raise ImportError_(read_error_message(exc), "unreadable") from exc
     header = find_header(rows)

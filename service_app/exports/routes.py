@@ -1,0 +1,117 @@
+"""Export downloads: the firm list as the roster workbook (with the list's filters), and the Exports
+page of packs built in the background."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from flask import Response, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from ..domain.tiers import Role
+from ..extensions import db
+from ..firms.services import filters_from_args
+from ..models import ExportPack, PackStatus
+from ..permissions import roles_required
+from ..security import attachment_header
+from . import bp
+from .forms import PackForm
+from .packs import files_for, may_download_zip, pack_folder, request_pack, visible_packs
+from .services import export_quarter, roster_file_name, roster_workbook, street_label
+
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@bp.route("/roster.xlsx")
+@login_required
+def roster():
+    """The firms the list shows (same filters, the user's scope) as the roster workbook; every role may."""
+    filters = filters_from_args(request.args)
+    try:
+        quarter = export_quarter(request.args.get("quarter") or None)
+    except ValueError:
+        abort(400)
+    platform = current_app.config["PLATFORM_NAME"]
+    with tempfile.TemporaryDirectory() as work:
+        path = Path(work) / "roster.xlsx"
+        roster_workbook(path, current_user, filters, quarter, platform=platform)
+        data = path.read_bytes()  # a few MB even for 30,000 firms
+    name = roster_file_name(street_label(current_user, filters, platform), quarter)
+    return Response(
+        data,
+        mimetype=XLSX_MIMETYPE,
+        headers={
+            "Content-Disposition": attachment_header(f"roster_{quarter}.xlsx", name),
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@bp.route("/")
+@login_required
+def index():
+    """Packs of the last 30 days: status, the zip for all-street users, each user's street workbooks."""
+    packs = db.session.scalars(visible_packs().limit(50)).all()
+    may_request = current_user.role in (Role.ADMIN, Role.SUPERVISOR)
+    return render_template(
+        "exports/index.html",
+        packs=[(pack, files_for(pack, current_user)) for pack in packs],
+        form=PackForm() if may_request else None,
+        may_zip=may_download_zip(current_user),
+        ready=PackStatus.READY,
+    )
+
+
+@bp.route("/packs", methods=["POST"])
+@roles_required(Role.ADMIN, Role.SUPERVISOR)
+def request_pack_view():
+    """Ask for a quarter's pack; the scheduler builds it within minutes."""
+    form = PackForm()
+    if form.validate_on_submit():
+        request_pack(form.quarter.data, current_user)
+        db.session.commit()
+        flash(_("The pack is queued; it is built in the background within a few minutes."), "success")
+    else:
+        for errors in form.errors.values():
+            for error in errors:
+                flash(str(error), "danger")
+    return redirect(url_for(".index"))
+
+
+def _ready_pack_or_404(pack_id: int) -> ExportPack:
+    pack = db.session.get(ExportPack, pack_id)
+    if pack is None or pack.status != PackStatus.READY:
+        abort(404)
+    return pack
+
+
+@bp.route("/packs/<int:pack_id>.zip")
+@login_required
+def pack_zip(pack_id: int):
+    """The whole pack, for users who see every street."""
+    pack = _ready_pack_or_404(pack_id)
+    if not may_download_zip(current_user):
+        abort(404)
+    return _download(pack_folder(pack) / pack.file_name, pack.file_name, f"pack_{pack.quarter}.zip")
+
+
+@bp.route("/packs/<int:pack_id>/streets/<int:street_id>.xlsx")
+@login_required
+def pack_street(pack_id: int, street_id: int):
+    """One street's workbook of a pack; another street's answers 404."""
+    pack = _ready_pack_or_404(pack_id)
+    entry = next((f for f in files_for(pack, current_user) if f["street_id"] == street_id), None)
+    if entry is None:
+        abort(404)
+    return _download(pack_folder(pack) / entry["file"], entry["file"], f"roster_{pack.quarter}_{street_id}.xlsx")
+
+
+def _download(path: Path, name: str, ascii_name: str) -> Response:
+    if not path.is_file():
+        abort(404)
+    mimetype = "application/zip" if name.endswith(".zip") else XLSX_MIMETYPE
+    response = send_file(path, mimetype=mimetype, max_age=0)
+    response.headers["Content-Disposition"] = attachment_header(ascii_name, name)
+    return response
