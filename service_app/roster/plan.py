@@ -319,7 +319,7 @@ class RosterPlanner:
     # --- reading -----------------------------------------------------------------------------
 
     def plan(self, table: Table, mapping: dict[int, str] | None = None) -> ImportPlan:
-        """Read, validate and match every row; write nothing."""
+        """Read, validate and match every row; write nothing. Closes the table once its rows are read."""
         rows = table.rows()
         header = None
         for index, row_cells in enumerate(rows):
@@ -351,6 +351,7 @@ class RosterPlanner:
             row = self._parse_row(excel_row, row_cells, readers, plan)
             if row is not None:
                 parsed.append(row)
+        table.close()  # the parsed rows hold all that matching needs
         labels = {c.name: c.label for c in columns}
         self._match(self._merge(parsed, labels, plan), labels, plan)
         plan.errors.sort(key=lambda e: e.row)
@@ -479,26 +480,31 @@ class RosterPlanner:
         labels: dict[str, str],
         plan: ImportPlan,
     ) -> dict[str, Any] | None:
-        """Roster fields to stored columns (names to ids), with blanks per the overwrite option."""
-        values: dict[str, Any] = {k: v for k, v in group.firm.items() if k not in STORED_FIELD}
+        """Roster fields to stored columns (names to ids), with blanks per the overwrite option.
+
+        The values are the group's own dict, its names taken out: nothing reads them after this,
+        and a copy per firm costs ≈70 MB at 200,000 rows.
+        """
+        names = {name: group.firm.pop(name) for name in STORED_FIELD if name in group.firm}
+        values = group.firm
         row = group.rows[0]
         try:
-            if "street" in group.firm:
-                values["street_id"] = lookups.street_id(group.firm["street"])
+            if "street" in names:
+                values["street_id"] = lookups.street_id(names["street"])
         except CellError as exc:
-            self._error(plan, row, labels["street"], group.firm["street"], str(exc))
+            self._error(plan, row, labels["street"], names["street"], str(exc))
             return None
         street_id = values.get("street_id", stored["street_id"] if stored else None)
         for name, column in (("building", "building_id"), ("officer", "officer_id")):
-            if name in group.firm and street_id is not None:
+            if name in names and street_id is not None:
                 try:
                     find = lookups.building_id if name == "building" else lookups.officer_id
-                    values[column] = find(group.firm[name], street_id)
+                    values[column] = find(names[name], street_id)
                 except CellError as exc:
-                    self._error(plan, row, labels[name], group.firm[name], str(exc))
+                    self._error(plan, row, labels[name], names[name], str(exc))
                     return None
         old_building = stored["building_id"] if stored is not None and street_id != stored["street_id"] else None
-        if old_building and "building" not in group.firm and lookups.building_street.get(old_building) != street_id:
+        if old_building and "building" not in names and lookups.building_street.get(old_building) != street_id:
             values["building_id"] = None  # the old street's building does not follow the firm
         if self.options.overwrite_blanks and stored is not None:
             for name in group.blanks - NEVER_BLANKED:

@@ -351,6 +351,16 @@ def test_rows_can_be_read_twice():
     assert list(table.rows()) == list(table.rows()) == ROSTER
 
 
+def test_a_closed_table_finishes_the_reading_under_way_and_no_other():
+    table = open_table(roster_xlsx())
+    rows = table.rows()
+    first = next(rows)
+    table.close()
+    assert [first, *rows] == ROSTER
+    with pytest.raises(ValueError, match="closed"):
+        next(table.rows())
+
+
 # --- Detection is by content --------------------------------------------------------------------------
 
 
