@@ -282,8 +282,9 @@ class _Failure:
     bad_code: bool  # a credit code that failed: the row needs no "missing code" error too
 
 
-#: A column and its parsed texts (text → value, _BLANK or _Failure).
-_ColumnReader = tuple[Column, dict[str, Any]]
+#: A column, its index, kind and name (read once per cell, so kept at hand) and its parsed
+#: texts (text → value, _BLANK or _Failure).
+_ColumnReader = tuple[Column, int, str, str, dict[str, Any]]
 
 
 def _parse_cell(column: Column, value: object) -> Any:
@@ -340,7 +341,7 @@ class RosterPlanner:
         if code_index is None:
             plan.errors.append(RowError(header.index + 1, "统一社会信用代码", "", "表头中没有“统一社会信用代码”列"))
             return plan
-        readers: list[_ColumnReader] = [(column, {}) for column in columns]
+        readers: list[_ColumnReader] = [(c, c.index, c.kind, c.name, {}) for c in columns]
         parsed: list[_ParsedRow] = []
         excel_row = header.index + 1
         for row_cells in rows:
@@ -391,8 +392,8 @@ class RosterPlanner:
         code_failed = False
         quarter = self.options.default_quarter
         width = len(row_cells)
-        for column, seen in readers:
-            value = row_cells[column.index] if column.index < width else None
+        for column, index, kind, name, seen in readers:
+            value = row_cells[index] if index < width else None
             if value is None:
                 parsed: Any = _BLANK
             elif isinstance(value, str):  # rosters repeat streets, chains, flags and quarters: parse each once
@@ -404,18 +405,18 @@ class RosterPlanner:
             else:
                 parsed = _parse_cell(column, value)
             if parsed is _BLANK:
-                if column.kind == "metric":
-                    metric_blanks = metric_blanks | {column.name}
-                elif column.kind == "firm":
-                    blanks = blanks | {column.name}
+                if kind == "metric":
+                    metric_blanks = metric_blanks | {name}
+                elif kind == "firm":
+                    blanks = blanks | {name}
             elif type(parsed) is _Failure:
                 code_failed = code_failed or parsed.bad_code
                 self._error(plan, excel_row, column.label, value, parsed.message)
-            elif column.kind == "firm":
-                firm[column.name] = parsed
-            elif column.kind == "metric":
-                metrics[column.name] = parsed
-            elif column.kind == "code":
+            elif kind == "firm":
+                firm[name] = parsed
+            elif kind == "metric":
+                metrics[name] = parsed
+            elif kind == "code":
                 code = parsed
             else:
                 quarter = parsed
