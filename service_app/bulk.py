@@ -21,6 +21,8 @@ import sqlalchemy as sa
 from .extensions import db
 
 Converter = Callable[[Any], Any]
+#: Rows per executemany: large enough to amortise the call, small enough to keep memory flat.
+BULK_BATCH = 5000
 
 
 def _identity(value: Any) -> Any:
@@ -88,7 +90,7 @@ def _converter(column_type: sa.types.TypeEngine[Any], sqlite: bool) -> Converter
 
 
 def bulk_insert(
-    table: sa.Table, rows: Sequence[dict[str, Any]], batch: int = 5000, *, skip_conflicts: bool = False
+    table: sa.Table, rows: Sequence[dict[str, Any]], batch: int = BULK_BATCH, *, skip_conflicts: bool = False
 ) -> int:
     """INSERT rows (dicts with the same keys) into a table with executemany; returns how many
     were inserted. With `skip_conflicts`, a row that breaks a unique constraint or index is

@@ -11,20 +11,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 
 from ..audit import to_json_value
-from ..bulk import bulk_insert
+from ..bulk import BULK_BATCH, bulk_insert
 from ..extensions import db
 from ..firms.services import FLAG_FIELDS
 from ..models import AuditEvent, Firm, ImportBatch, ImportItem, ItemAction, QuarterlyMetric, TierAssignment
 from ..models.types import utcnow
 from .columns import METRIC_COLUMNS
-from .plan import CHUNK, ImportPlan, PlannedFirm, same_value
+from .plan import CHUNK, ImportPlan, MetricWrite, PlannedFirm, same_value
 
 FIRMS: sa.Table = Firm.__table__  # type: ignore[assignment]
 METRICS: sa.Table = QuarterlyMetric.__table__  # type: ignore[assignment]
@@ -66,6 +66,12 @@ def _executemany(statement: Any, rows: Sequence[dict[str, Any]]) -> int:
     return touched
 
 
+def _batches(items: Sequence[Any], size: int = BULK_BATCH) -> Iterator[Sequence[Any]]:
+    """Consecutive slices: rows are built a batch at a time, not all 200,000 at once."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
 def _insert_firms(firms: list[PlannedFirm], now: dt.datetime, batch_id: int) -> dict[str, int]:
     """Insert new firms; their ids by credit code."""
     if not firms:
@@ -73,11 +79,12 @@ def _insert_firms(firms: list[PlannedFirm], now: dt.datetime, batch_id: int) -> 
     # Enum values are converted by bulk_insert; the firm's own values follow the defaults.
     defaults = {"status": "active", **FLAG_DEFAULTS, "version": 1, "created_at": now, "updated_at": now}
     defaults["import_batch_id"] = batch_id
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    groups: dict[tuple[str, ...], list[PlannedFirm]] = defaultdict(list)
     for firm in firms:
-        groups[tuple(firm.firm_values)].append(defaults | firm.firm_values)  # same keys, same order: one INSERT
+        groups[tuple(firm.firm_values)].append(firm)  # same keys, same order: one INSERT
     for group in groups.values():
-        bulk_insert(FIRMS, group)
+        for part in _batches(group):
+            bulk_insert(FIRMS, [defaults | firm.firm_values for firm in part])
     query = sa.select(FIRMS.c.credit_code, FIRMS.c.id).where(FIRMS.c.import_batch_id == batch_id)
     return {code: firm_id for code, firm_id in db.session.execute(query)}
 
@@ -104,18 +111,21 @@ def _update_firms(firms: list[PlannedFirm], now: dt.datetime) -> None:
 
 
 def _write_metrics(firms: list[PlannedFirm], firm_ids: dict[str, int], batch_id: int) -> None:
-    inserts, updates = [], []
-    empty = dict.fromkeys(METRIC_COLUMNS)
+    inserts: list[tuple[int, MetricWrite]] = []
+    updates = []
     for firm in firms:
         firm_id = firm.firm_id or firm_ids[firm.credit_code]
         for write in firm.metrics:
             if write.before is None:
-                inserts.append(empty | write.values | {"firm_id": firm_id, "quarter": write.quarter})
+                inserts.append((firm_id, write))
             else:
                 updates.append({**write.values, "_firm_id": firm_id, "_quarter": write.quarter})
-    for row in inserts:
-        row["import_batch_id"] = batch_id
-    bulk_insert(METRICS, inserts)
+    empty = dict.fromkeys(METRIC_COLUMNS)
+    for part in _batches(inserts):
+        rows = [empty | write.values | {"firm_id": firm_id, "quarter": write.quarter} for firm_id, write in part]
+        for row in rows:
+            row["import_batch_id"] = batch_id
+        bulk_insert(METRICS, rows)
     for columns, group in _grouped(updates).items():
         names = [c for c in columns if not c.startswith("_")]
         statement = (
@@ -184,10 +194,14 @@ def apply_plan(plan: ImportPlan, batch: ImportBatch, user_id: int | None, source
     _update_firms(changed, now)
     _write_metrics(new + changed, firm_ids, batch.id)
     created_after = {"_version": 1, "_batch": batch.id}  # the firm holds its fields; the event names the batch
-    events = [_event(now, user_id, "firm.create", firm_ids[f.credit_code], None, created_after, source) for f in new]
     items, changed_events = _changed_firm_records(changed, batch.id, user_id, source, now)
     bulk_insert(ITEMS, items)
-    bulk_insert(AUDIT, events + changed_events)
+    for part in _batches(new):
+        bulk_insert(
+            AUDIT,
+            [_event(now, user_id, "firm.create", firm_ids[f.credit_code], None, created_after, source) for f in part],
+        )
+    bulk_insert(AUDIT, changed_events)
     db.session.expire_all()  # ORM objects loaded earlier in this session are stale now
     return {
         "created": len(new),

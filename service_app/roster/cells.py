@@ -103,6 +103,8 @@ def parse_decimal(value: object, *, unit_scale: int = 10_000, places: Decimal = 
 
 def parse_money(value: object, unit_scale: int = 10_000) -> Decimal:
     """Money in 万元 with two decimals; negative amounts are refused."""
+    if type(value) is float and unit_scale == 10_000 and 0.0 <= value < 1e11:  # the usual cell: nothing to refuse
+        return Decimal(repr(value)).quantize(CENTS, rounding=ROUND_HALF_UP)
     amount = parse_decimal(value, unit_scale=unit_scale)
     if amount < 0:
         raise CellError("金额不能为负数")

@@ -68,6 +68,7 @@ class Table:
     encoding: str | None  #: CSV only: "utf-8-sig", "utf-8", "gb18030" or "utf-16"
     row_count: int  #: how many rows `rows()` yields: the last non-empty row's number
     _source: Callable[[], Iterator[list[object]]] = field(repr=False, compare=False)
+    _release: Callable[[], None] = field(default=lambda: None, repr=False, compare=False)
 
     def rows(self) -> Iterator[list[object]]:
         """Yield every row top to bottom, blank ones included, so row i (0-based) is spreadsheet row i + 1.
@@ -76,6 +77,11 @@ class Table:
         time (timedelta for durations) or None for an empty cell; CSV values are str or None.
         """
         return self._source()
+
+    def close(self) -> None:
+        """Let go of the parsed sheet (≈260 MB at 200,000 rows) once no more rows are needed;
+        an iteration under way finishes, and `rows()` may not be called again."""
+        self._release()
 
 
 class _Limits(NamedTuple):
@@ -315,10 +321,13 @@ def _sheet_table(
     if row_count * column_count > limits.max_cells:
         raise RosterReadError("too_large", f"{row_count} × {column_count} cells, more than {limits.max_cells}")
     padding: list[object] = [None] * start[1]
+    held = [sheet]
 
     def rows() -> Iterator[list[object]]:
+        if not held:
+            raise ValueError("the table is closed")
         # iter_rows() already starts at spreadsheet row 1, but at the first used column.
-        for raw in sheet.iter_rows():
+        for raw in held[0].iter_rows():
             row: list[object] = [
                 int(v)
                 if type(v) is float and v.is_integer() and -_EXACT_FLOAT < v < _EXACT_FLOAT
@@ -327,7 +336,7 @@ def _sheet_table(
             ]
             yield padding + row if padding else row
 
-    return Table(fmt, sheet.name, None, row_count, rows)
+    return Table(fmt, sheet.name, None, row_count, rows, held.clear)
 
 
 # --- Zip containers: xlsx, xlsb, ods --------------------------------------------------------------
@@ -364,7 +373,23 @@ def _check_zip_sizes(infos: list[zipfile.ZipInfo], limits: _Limits) -> None:
 
 
 def _guard_xlsx_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: _Limits) -> None:
-    """Every member, not only those named like sheets: calamine follows relationships, which may point anywhere."""
+    """Every member, not only those named like sheets: calamine follows relationships, which may point anywhere.
+
+    A plain part is scanned a piece at a time (a 200,000-row sheet is ≈180 MB of XML); anything
+    the piecewise scan cannot vouch for — an error, odd markup, a lying size — is checked again
+    whole, so a refused file is refused with the same code and detail as ever.
+    """
+    try:
+        cells = _plain_xlsx_part_cells(archive, info, limits.max_cells)
+    except _ZIP_ERRORS:
+        cells = None
+    if cells is None:
+        _guard_xlsx_member_whole(archive, info, limits)
+    elif cells > limits.max_cells:
+        raise RosterReadError("too_large", f"{info.filename} spans {cells} cells")
+
+
+def _guard_xlsx_member_whole(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: _Limits) -> None:
     data = _member_data(archive, info)
     _check_xml_part(data, info.filename)
     _check_unique_count(data, info)
@@ -504,6 +529,109 @@ def _xlsx_cells_thoroughly(data: bytes) -> int:
                 max_column = max(max_column, _column_number(match[1]))
             max_row = max(max_row, int(match[0] if is_row else match[2]))
     return (max_row + implicit_rows) * (max_column + implicit_columns)
+
+
+_PIECE = 1024 * 1024
+
+
+def _member_pieces(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[bytes]:
+    """Decompress a member about 1 MB at a time, each piece but the last ending with a '>' followed by a '<'.
+
+    None of the patterns the plain-part scan counts or searches for can hold "><", so none spans
+    two pieces. Markup without "><" for megabytes comes as one larger piece. zipfile still stops
+    at the declared size and checks the CRC at the end.
+    """
+    with archive.open(info) as member:
+        parts: list[bytes] = []
+        previous = b""
+        while chunk := member.read(_PIECE):
+            probe = previous[-1:] + chunk
+            found = probe.rfind(b"><")
+            if found < 0:
+                parts.append(chunk)
+            else:
+                cut = found + 1 - len(previous[-1:])  # where the '<' sits in chunk
+                parts.append(chunk[:cut])
+                yield b"".join(parts)
+                parts = [chunk[cut:]]
+            previous = chunk
+        if any(parts):
+            yield b"".join(parts)
+
+
+def _plain_xlsx_part_cells(archive: zipfile.ZipFile, info: zipfile.ZipInfo, max_cells: int) -> int | None:
+    """What `_xlsx_part_cells` says of a member that passes every check, read in pieces; None when
+    the member needs the whole check: a DTD, an odd encoding or shared-string count, odd cell markup.
+
+    Counts and searches add up piece by piece because no match spans two pieces (see
+    `_member_pieces`); the head checks see the first piece, which ends after a '>' like the
+    encoding declaration does.
+    """
+    pieces = _member_pieces(archive, info)
+    first = next(pieces, b"")
+    try:
+        _check_xml_part(first, info.filename)
+    except RosterReadError:
+        return None
+    body = first.removeprefix(codecs.BOM_UTF8)
+    is_xml = body.lstrip().startswith(b"<")
+    declared = _XML_ENCODING.match(body) if is_xml else None
+    if declared and declared.end() == len(body):
+        return None  # the declared encoding might run on into the next piece
+    counts = dict.fromkeys(("cells", "r_attributes", "spaced_cells", "rows", "r_equals", "longer_names"), 0)
+    odd = False
+    outside = [False] * len(_SMALL_GRIDS)
+    for piece in itertools.chain((first,), pieces):
+        if (is_xml and _DTD.search(piece)) or not _unique_counts_fit(piece, info):
+            return None
+        if _ODD_CELL.search(piece) or _PREFIXED_CELL.search(piece) or _SPACED_R.search(piece):
+            odd = True
+        counts["cells"] += piece.count(b'<c r="')
+        counts["r_attributes"] += piece.count(b' r="')
+        counts["spaced_cells"] += piece.count(b"<c ")
+        counts["rows"] += piece.count(b'<row r="')
+        counts["r_equals"] += piece.count(b"r=")
+        counts["longer_names"] += len(_LONGER_NAME_R.findall(piece))
+        for index, (_, _, pattern) in enumerate(_SMALL_GRIDS):
+            outside[index] = outside[index] or pattern.search(piece) is not None
+    if not counts["spaced_cells"] and not odd:
+        return 0  # no cell tag, prefixed or not: shared strings, styles, themes
+    if (
+        odd
+        or counts["spaced_cells"] != counts["cells"]
+        or counts["r_attributes"] != counts["cells"] + counts["rows"]
+        or counts["r_equals"] != counts["r_attributes"] + counts["longer_names"]
+    ):
+        return None
+    if not counts["cells"]:
+        return 0
+    for (columns, digits, _), outside_small in zip(_SMALL_GRIDS, outside, strict=True):
+        bound = columns * (10**digits - 1)
+        if bound <= max_cells and not outside_small:
+            return bound
+    return _canonical_grid(archive, info, counts["cells"])
+
+
+def _canonical_grid(archive: zipfile.ZipFile, info: zipfile.ZipInfo, cells: int) -> int | None:
+    """Largest column × largest row of a part whose every cell tag opens with `<c r="A1"`, read again in pieces."""
+    letters: set[bytes] = set()
+    rows: set[bytes] = set()
+    found = 0
+    for piece in _member_pieces(archive, info):
+        piece_letters = _CANON_CELL_COLUMN.findall(piece)
+        found += len(piece_letters)
+        letters.update(piece_letters)
+        rows.update(_CANON_CELL_ROW.findall(piece))
+    if found != cells:
+        return None
+    return max(map(_column_number, letters)) * max(map(int, rows))
+
+
+def _unique_counts_fit(piece: bytes, info: zipfile.ZipInfo) -> bool:
+    """`_check_unique_count` for one piece, as a verdict."""
+    if b"uniqueCount" not in piece:
+        return True
+    return all(len(value) <= 12 and int(value) <= info.file_size // 4 + 1 for value in _UNIQUE_COUNT.findall(piece))
 
 
 _GT_IN_VALUE = re.compile(rb"""=\s*(?:"[^"<>]*|'[^'<>]*)>""")

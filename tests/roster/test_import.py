@@ -368,6 +368,29 @@ def test_absurd_numbers_are_cell_errors(value):
         parse_money(value)
 
 
+def test_money_fast_path_agrees_with_the_general_parser():
+    """Plain float cells skip parse_decimal's checks: same amounts, same refusals, at the edges too."""
+    import random
+
+    from service_app.roster.cells import CellError, parse_decimal, parse_money
+
+    rng = random.Random(3)
+    values = [0.0, -0.0, 0.005, 0.015, 2.675, 1e11 - 0.01, 1e11, 1e12 - 0.001, 1e12, -0.004, -0.005]
+    values += [round(rng.uniform(0, 9000), rng.choice([0, 1, 2, 3, 6])) for _ in range(2000)]
+    for value in values:
+        try:
+            expected = parse_decimal(value)
+            if expected < 0 or expected >= Decimal("1e12"):
+                expected = None
+        except CellError:
+            expected = None
+        try:
+            got = parse_money(value)
+        except CellError:
+            got = None
+        assert str(got) == str(expected), value
+
+
 class TestReviewFindings:
     """Cases a review found: each once broke an import or its undo."""
 

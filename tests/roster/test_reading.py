@@ -351,6 +351,16 @@ def test_rows_can_be_read_twice():
     assert list(table.rows()) == list(table.rows()) == ROSTER
 
 
+def test_a_closed_table_finishes_the_reading_under_way_and_no_other():
+    table = open_table(roster_xlsx())
+    rows = table.rows()
+    first = next(rows)
+    table.close()
+    assert [first, *rows] == ROSTER
+    with pytest.raises(ValueError, match="closed"):
+        next(table.rows())
+
+
 # --- Detection is by content --------------------------------------------------------------------------
 
 
@@ -607,3 +617,61 @@ def test_the_hostile_xls_and_xlsb_fixtures_are_sound():
     """The HOSTILE variants differ from a readable file only in the patched bytes."""
     assert read(xls_cell_at(0, 0))[0][0] == TITLE
     assert read(xlsb_with_cells([(0, 0, 1.0), (0, 3, 2.0)])) == [[1, None, None, 2]]
+
+
+def _guard_outcome(data: bytes) -> str:
+    """What the zip guard alone says of an xlsx: "ok" or the error; calamine never sees the file."""
+    from service_app.roster import reading
+
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        reading._guard_zip(archive, "xlsx", reading._Limits(200_000, 200_000 * 60, 200 * 1024 * 1024))
+    except (RosterReadError, zipfile.BadZipFile) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return "ok"
+
+
+def _xlsx_samples() -> list[bytes]:
+    samples = [make() for make, _ in HOSTILE.values()] + [roster_xlsx(), xlsx_with_rows([["a"] * 30] * 120)]
+    sheet = "xl/worksheets/sheet1.xml"
+    samples += [  # what the scans look for, deep inside a part rather than in its first piece
+        patch_member(roster_xlsx(), sheet, lambda xml: xml.replace(b"</sheetData>", b'<!ENTITY a "b"></sheetData>')),
+        add_cells('<c r="B7" t="n"><v>1</v></c><c  r="C8"><v>2</v></c>'),
+        add_cells('<c r="XFD1048576"><v>1</v></c>'),
+        add_cells('<row r="9"><c><v>1</v></c><x:c r="AB12"><v>2</v></x:c></row>'),
+        with_shared_strings('<sst count="1"><si><t>a</t></si><x uniqueCount="2000000000"/></sst>'),
+    ]
+    samples += [path.read_bytes() for path in sorted(CORPUS.glob("*.xlsx"))] if CORPUS.is_dir() else []
+    found = []
+    for data in samples:
+        try:
+            if detect_format(data) == "xlsx":
+                found.append(data)
+        except RosterReadError:
+            pass
+    return found
+
+
+@pytest.mark.parametrize("piece", [3, 64, 4096])
+def test_the_piecewise_guard_decides_as_the_whole_one(monkeypatch, piece):
+    """Pieces of any size, cut anywhere: every sample is let through or refused exactly as when
+    each member is checked whole (the piecewise scan turned off)."""
+    from service_app.roster import reading
+
+    samples = _xlsx_samples()
+    with monkeypatch.context() as whole_only:
+        whole_only.setattr(reading, "_plain_xlsx_part_cells", lambda *args: None)
+        expected = [_guard_outcome(data) for data in samples]
+    monkeypatch.setattr(reading, "_PIECE", piece)
+    scanned = []
+    piecewise = reading._plain_xlsx_part_cells
+
+    def counting(*args):
+        cells = piecewise(*args)
+        scanned.append(cells is not None)
+        return cells
+
+    monkeypatch.setattr(reading, "_plain_xlsx_part_cells", counting)
+    assert [_guard_outcome(data) for data in samples] == expected
+    assert sum(scanned) > len(scanned) // 2  # most members really were scanned in pieces
+    assert expected.count("ok") > 1 and len(set(expected)) > 3  # the samples cover both outcomes
