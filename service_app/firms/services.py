@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
@@ -42,6 +44,7 @@ FIRM_FIELDS: tuple[str, ...] = (
     "notes",
     "officer_id",
 )
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 FLAG_FIELDS = (
     "above_scale",
     "is_high_tech",
@@ -191,7 +194,23 @@ def update_firm(firm: Firm, values: dict[str, Any], expected_version: int, user:
         return firm
     db.session.flush()  # bumps firm.version; a concurrent save raises StaleDataError here
     record_event("firm.update", "firm", firm.id, before=old, after={**new, "_version": firm.version}, user=user)
+    _follow_firm_change(firm, set(new))
     return firm
+
+
+def _follow_firm_change(firm: Firm, changed: set[str]) -> None:
+    """Keep the firm's open follow-up in step: it goes with the firm to a new officer, and a
+    change of status or tier cancels, reschedules or creates it at once, not at the next sweep."""
+    from ..followups.services import FOLLOWUPS, OPEN, schedule_followups
+
+    if "officer_id" in changed and firm.officer_id is not None:
+        db.session.execute(
+            sa.update(FOLLOWUPS)
+            .where(FOLLOWUPS.c.firm_id == firm.id, FOLLOWUPS.c.status == OPEN)
+            .values(officer_id=firm.officer_id, version=FOLLOWUPS.c.version + 1)
+        )
+    if changed & {"status", "current_tier"}:
+        schedule_followups(dt.datetime.now(SHANGHAI).date(), [firm.id])
 
 
 #: How many of a firm's newest audit events a stale edit looks through.

@@ -365,3 +365,21 @@ def test_sweep_command_prints_json(app, world):
     assert json.loads(result.output)["day"] == "2026-11-26"
     bad = app.test_cli_runner().invoke(args=["followups", "sweep", "--today", "26/11/2026"])
     assert bad.exit_code == 2
+
+
+def test_firm_edits_carry_the_open_followup_along(tiered):
+    from service_app.firms.services import update_firm
+    from service_app.followups.services import schedule_followups
+
+    schedule_followups(TODAY)
+    admin = db.session.scalars(sa.select(User).where(User.username == "admin")).one()
+    other = factories.make_user("officer_a2", "officer", [db.session.get(Firm, tiered.firm_a).street])
+    db.session.commit()
+    firm = db.session.get(Firm, tiered.firm_a)
+    update_firm(firm, {"officer_id": other.id}, firm.version, admin)
+    db.session.commit()
+    assert open_followups(firm.id)[0].officer_id == other.id
+    update_firm(firm, {"status": FirmStatus.DEREGISTERED}, firm.version, admin)
+    db.session.commit()
+    db.session.expire_all()
+    assert open_followups(firm.id) == []
