@@ -6,10 +6,19 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Iterable
 from functools import cache
+from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
 from .quarters import Quarter
+
+#: Where the platform's officers work: "today" and deadlines are counted here.
+CHINA = ZoneInfo("Asia/Shanghai")
+
+
+def china_today() -> dt.date:
+    """Today's date in Asia/Shanghai, whatever the server's own time zone."""
+    return dt.datetime.now(CHINA).date()
 
 
 @cache

@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from openpyxl import Workbook
@@ -27,6 +26,7 @@ from sqlalchemy.orm import aliased
 from ..domain.followups import FollowupStatus, RequestStatus
 from ..domain.quarters import Quarter
 from ..domain.tiers import CHAIN_CHINESE, TIER_CHINESE, Chain, FirmStatus, Tier
+from ..domain.workdays import CHINA
 from ..extensions import db
 from ..firms.services import FLAG_FIELDS, NO_TIER, FirmFilters, firm_filter_clauses, firm_ordering
 from ..models import Building, Firm, FirmRequest, Followup, QuarterlyMetric, Street, TierAssignment, User, Visit
@@ -37,7 +37,6 @@ from .workbook import Column
 log = logging.getLogger(__name__)
 
 STATUS_CHINESE = {FirmStatus.ACTIVE: "正常", FirmStatus.RELOCATING: "迁出中", FirmStatus.DEREGISTERED: "已注销"}
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 COVER_NOTE = (
     "各层级工作表的表头与导入模板一致，修改后可直接导入；服务层级、分层依据、走访与诉求列仅供查阅，导入时不读取。"
 )
@@ -279,7 +278,7 @@ def roster_workbook(
             ("平台", platform),
             ("街道", street_name or _streets_in_scope(user, filters)),
             ("季度", quarter),
-            ("导出时间", dt.datetime.now(SHANGHAI).strftime("%Y-%m-%d %H:%M")),
+            ("导出时间", dt.datetime.now(CHINA).strftime("%Y-%m-%d %H:%M")),
             ("导出人", user.label if user is not None else "系统"),
             ("筛选条件", describe_filters(filters)),
             ("企业总数（家）", result.total),

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from zoneinfo import ZoneInfo
-
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -13,6 +10,7 @@ from wtforms import SelectChoice
 
 from ..domain.followups import NEXT_STATUS, UNRESOLVED, RequestCategory, RequestStatus, Satisfaction, Urgency
 from ..domain.tiers import Role
+from ..domain.workdays import china_today
 from ..extensions import db
 from ..followups.services import officers_for
 from ..models import Firm, FirmRequest, User
@@ -23,13 +21,7 @@ from . import bp
 from .forms import RequestForm, StepForm
 from .services import RequestError, advance, overdue_clause, raise_request
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 WORKERS = (Role.ADMIN, Role.SUPERVISOR, Role.OFFICER)
-
-
-def today() -> dt.date:
-    """Today in Asia/Shanghai."""
-    return dt.datetime.now(SHANGHAI).date()
 
 
 def _request_or_404(request_id: int) -> FirmRequest:
@@ -47,7 +39,7 @@ def _request_or_404(request_id: int) -> FirmRequest:
 @roles_required(*WORKERS)
 def index():
     """Requests in scope, filtered by status, category, street, overdue, owner; newest first."""
-    now = today()
+    now = china_today()
     filters: list[sa.ColumnElement[bool]] = [firm_scope(current_user)]
     status = request.args.get("status", "")
     if status == "open":
@@ -102,9 +94,9 @@ def new():
     firm = get_scoped_firm_or_404(current_user, request.args.get("firm_id", type=db_id) or 0)
     form = RequestForm()
     if request.method == "GET":
-        form.received_on.data = today()
+        form.received_on.data = china_today()
     if form.validate_on_submit():
-        if form.received_on.data > today():
+        if form.received_on.data > china_today():
             form.received_on.errors.append(_("The date cannot be in the future."))
         else:
             try:
@@ -175,7 +167,7 @@ def detail(request_id: int):
             item=found,
             form=form,
             next_status=NEXT_STATUS.get(found.status),
-            today=today(),
+            today=china_today(),
             unresolved=UNRESOLVED,
         ),
         status,

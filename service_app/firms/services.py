@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from ..audit import diff, record_event, snapshot
 from ..domain.tiers import Chain, FirmStatus, Tier
+from ..domain.workdays import china_today
 from ..extensions import db
 from ..models import AuditEvent, Firm, QuarterlyMetric, TierAssignment, User
 from ..permissions import editable_firm_fields
@@ -44,7 +43,6 @@ FIRM_FIELDS: tuple[str, ...] = (
     "notes",
     "officer_id",
 )
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 FLAG_FIELDS = (
     "above_scale",
     "is_high_tech",
@@ -210,7 +208,7 @@ def _follow_firm_change(firm: Firm, changed: set[str]) -> None:
             .values(officer_id=firm.officer_id, version=FOLLOWUPS.c.version + 1)
         )
     if changed & {"status", "current_tier"}:
-        schedule_followups(dt.datetime.now(SHANGHAI).date(), [firm.id])
+        schedule_followups(china_today(), [firm.id])
 
 
 #: How many of a firm's newest audit events a stale edit looks through.

@@ -6,7 +6,6 @@ from __future__ import annotations
 import calendar as month_calendar
 import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
@@ -17,6 +16,7 @@ from wtforms import SelectChoice
 from ..audit import record_event
 from ..domain.followups import ExitCheck, FollowupStatus, RequestCategory, Urgency, VisitKind, week_bounds
 from ..domain.tiers import Role, Tier
+from ..domain.workdays import calendar_knows, china_today
 from ..extensions import db
 from ..firm_requests.services import RequestError, limits, raise_request
 from ..models import CalendarDay, Firm, FirmRequest, Followup, RequestCategoryLimit, TierCadence, User, Visit
@@ -39,15 +39,9 @@ from .services import (
     work_calendar,
 )
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 WORKERS = (Role.ADMIN, Role.SUPERVISOR, Role.OFFICER)
 MANAGERS = (Role.ADMIN, Role.SUPERVISOR)
 VIEWS = ("overdue", "week", "upcoming", "all")
-
-
-def today() -> dt.date:
-    """Today in Asia/Shanghai, where the officers work."""
-    return dt.datetime.now(SHANGHAI).date()
 
 
 def _followup_or_404(followup_id: int) -> Followup:
@@ -78,7 +72,7 @@ def _officer_filter() -> tuple[sa.ColumnElement[bool], str]:
 @roles_required(*WORKERS)
 def index():
     """My follow-ups: overdue, due this week, upcoming, by due date."""
-    now = today()
+    now = china_today()
     monday, sunday = week_bounds(now)
     whose, officer_choice = _officer_filter()
     filters: list[sa.ColumnElement[bool]] = [
@@ -150,7 +144,7 @@ def index():
 @roles_required(*WORKERS)
 def calendar():
     """A month of follow-ups by due date, with holidays and make-up working days marked."""
-    now = today()
+    now = china_today()
     try:
         first = dt.datetime.strptime(request.args.get("month", ""), "%Y-%m").date()
     except ValueError:
@@ -204,7 +198,7 @@ def calendar():
 def _visit_form(followup: Followup) -> VisitForm:
     form = VisitForm(prefix="visit")
     if request.method == "GET":
-        form.visited_on.data = today()
+        form.visited_on.data = china_today()
     done = exit_checks_done(followup.firm_id)
     form.checks.choices = [c for c in form.checks.choices if ExitCheck(c.value) not in done]  # type: ignore[union-attr]
     return form
@@ -239,7 +233,7 @@ def _detail(followup: Followup, visit_form: VisitForm | None = None, reschedule_
         visit_form=visit_form or _visit_form(followup),
         reschedule_form=form,
         reassign_form=reassign_form or (_reassign_form(followup) if current_user.role in MANAGERS else None),
-        today=today(),
+        today=china_today(),
         guessed=work_calendar().is_guessed(followup.due_date),
     )
 
@@ -269,7 +263,7 @@ def visit(followup_id: int):
             participants=form.participants.data or "",
             notes=form.notes.data or "",
             checks=[ExitCheck(c) for c in form.checks.data or []],
-            today=today(),
+            today=china_today(),
         )
         if form.request_category.data:
             raise_request(
@@ -303,7 +297,7 @@ def reschedule_view(followup_id: int):
         flash(_("Not rescheduled: correct the fields marked below."), "danger")
         return _detail(followup, reschedule_form=form), 400
     try:
-        landed = reschedule(followup, form.due_date.data, form.reason.data, current_user, today=today())
+        landed = reschedule(followup, form.due_date.data, form.reason.data, current_user, today=china_today())
     except FollowupError as refused:
         db.session.rollback()
         flash(str(refused), "danger")
@@ -466,9 +460,7 @@ def settings():
         for category, days in limits().items():
             getattr(limit_form, f"limit_{category.value}").data = days
     days = db.session.scalars(sa.select(CalendarDay).order_by(CalendarDay.day.desc())).all()
-    from ..domain.workdays import calendar_knows
-
-    unknown_years = [year for year in range(today().year, today().year + 3) if not calendar_knows(year)]
+    unknown_years = [year for year in range(china_today().year, china_today().year + 3) if not calendar_knows(year)]
     return (
         render_template(
             "followups/settings.html",

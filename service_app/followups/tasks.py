@@ -9,13 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 from ..database import begin_writing
 from ..domain.followups import UNRESOLVED, FollowupStatus
 from ..domain.tiers import Role
+from ..domain.workdays import china_today
 from ..extensions import db
 from ..firm_requests.services import escalate_overdue
 from ..models import FirmRequest, Followup, User
@@ -23,7 +23,6 @@ from ..notify import Note, send_mail, write
 from .services import mark_overdue, schedule_followups
 
 log = logging.getLogger(__name__)
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def _notes(today: dt.date) -> list[Note]:
@@ -99,7 +98,7 @@ def _notes(today: dt.date) -> list[Note]:
 
 def daily_sweep(today: dt.date | None = None) -> dict[str, Any]:
     """Run the sweep for `today` (Shanghai's date by default) and commit; returns its counts."""
-    today = today or dt.datetime.now(SHANGHAI).date()
+    today = today or china_today()
     begin_writing()
     counts = schedule_followups(today)
     overdue = mark_overdue(today)

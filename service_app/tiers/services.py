@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -35,6 +34,7 @@ from ..domain.scoring import (
     decide_tiers,
 )
 from ..domain.tiers import AssignmentMethod, FirmStatus, Role, Tier
+from ..domain.workdays import china_today
 from ..extensions import db
 from ..followups.services import schedule_followups
 from ..models import (
@@ -57,7 +57,6 @@ METRICS: sa.Table = QuarterlyMetric.__table__  # type: ignore[assignment]
 ITEMS: sa.Table = ProposalItem.__table__  # type: ignore[assignment]
 ASSIGNMENTS: sa.Table = TierAssignment.__table__  # type: ignore[assignment]
 AUDIT: sa.Table = AuditEvent.__table__  # type: ignore[assignment]
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 METRIC_FIELDS = ("revenue", "tax", "employees", "rd_spend", "floor_area_m2", "land_mu")
 
 
@@ -562,7 +561,7 @@ def apply_proposal(proposal: TierProposal, user: User | None, *, allow_stale: bo
         ],
     )
     # Follow-up cadences change with the new tiers (rescheduled, created or cancelled).
-    schedule_followups(dt.datetime.now(SHANGHAI).date())
+    schedule_followups(china_today())
     counts = {"firms": len(items), "changed": len(changed)}
     record_event("proposal.apply", "proposal", proposal.id, after={"quarter": proposal.quarter, **counts}, user=user)
     db.session.expire_all()

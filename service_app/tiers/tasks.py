@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 
 from ..domain.quarters import Quarter
-from ..domain.workdays import first_working_day
+from ..domain.workdays import china_today, first_working_day
 from ..extensions import db
 from .services import any_proposal, live_proposal, notify_supervisors, propose_tiers
 
 log = logging.getLogger(__name__)
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def quarterly_proposal(today: dt.date | None = None) -> int | None:
@@ -23,7 +21,7 @@ def quarterly_proposal(today: dt.date | None = None) -> int | None:
     Runs daily; does nothing on other days. A second run, or two at once, leaves one proposal:
     propose_tiers returns the live one, and a unique index refuses a concurrent duplicate.
     """
-    today = today or dt.datetime.now(SHANGHAI).date()
+    today = today or china_today()
     quarter = Quarter.of(today)
     start = first_working_day(quarter)
     if today < start:
