@@ -27,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _database import fresh_database_url  # noqa: E402
 from openpyxl import Workbook  # noqa: E402
 from python_calamine import CalamineWorkbook  # noqa: E402
 from stdnum.cn import uscc  # noqa: E402
@@ -151,23 +152,6 @@ def import_with_app(path: Path, database_url: str) -> dict[str, float | int]:
             "created": plan.count("created"),
             "errors": len(plan.errors),
         }
-
-
-def fresh_database_url(folder: Path) -> str:
-    url = os.environ.get("DATABASE_URL")
-    if url and url.startswith("postgres"):
-        import sqlalchemy as sa
-
-        from config import normalise_database_url
-
-        url = normalise_database_url(url)
-        engine = sa.create_engine(url)
-        with engine.begin() as conn:
-            conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
-            conn.execute(sa.text("CREATE SCHEMA public"))
-        engine.dispose()
-        return url
-    return f"sqlite:///{folder / 'bench.db'}"
 
 
 def memory_child(rows: int) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import random
 import sys
 import tempfile
@@ -23,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
+from _database import fresh_database_url  # noqa: E402
 from stdnum.cn import uscc  # noqa: E402
 
 QUARTER = "2026Q4"
@@ -123,16 +123,7 @@ def main() -> None:
     parser.add_argument("--firms", type=int, default=30_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        url = os.environ.get("DATABASE_URL") or f"sqlite:///{Path(tmp) / 'bench.db'}"
-        if url.startswith("postgres"):
-            from config import normalise_database_url
-
-            url = normalise_database_url(url) or url
-            engine = sa.create_engine(url)
-            with engine.begin() as conn:
-                conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
-                conn.execute(sa.text("CREATE SCHEMA public"))
-            engine.dispose()
+        url = fresh_database_url(Path(tmp))
         app = build(url, args.firms)
         from service_app.domain.quarters import Quarter
         from service_app.extensions import db

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import sqlite3
 import statistics
 import sys
@@ -27,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
+from _database import fresh_database_url  # noqa: E402
 from stdnum.cn import uscc  # noqa: E402
 
 TODAY = dt.date(2026, 11, 26)
@@ -114,16 +114,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=50)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        url = os.environ.get("DATABASE_URL") or f"sqlite:///{Path(tmp) / 'bench.db'}"
-        if url.startswith("postgres"):
-            from config import normalise_database_url
-
-            url = normalise_database_url(url) or url
-            engine = sa.create_engine(url)
-            with engine.begin() as conn:
-                conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
-                conn.execute(sa.text("CREATE SCHEMA public"))
-            engine.dispose()
+        url = fresh_database_url(Path(tmp))
         app = build(url, args.firms, args.officer_firms)
         from service_app.extensions import db
         from service_app.followups.tasks import daily_sweep
