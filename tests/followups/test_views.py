@@ -957,3 +957,30 @@ def test_an_inactive_users_feed_stops_working(client, auth, app, desk):
         db.session.get(User, desk.officer_a).active = False
         db.session.commit()
     assert client.get(path).status_code == 404
+
+
+# --- what the officer reads ---------------------------------------------------------------------
+
+
+def test_refusals_say_in_chinese_what_to_do(client, auth, app, desk):
+    """The messages a person sees (the interface is Chinese by default), after the redirect."""
+    auth.login("officer_a")
+    tomorrow = (TODAY + dt.timedelta(days=1)).isoformat()
+    page = client.post(
+        f"/followups/{desk.followup_a}/visit", data=_visit_form(visited_on=tomorrow), follow_redirects=True
+    ).text
+    assert "走访日期不能晚于今天。" in page
+    page = client.post(
+        f"/followups/{desk.followup_a}/reschedule",
+        data={"reschedule-due_date": (TODAY + dt.timedelta(days=3)).isoformat(), "reschedule-reason": " "},
+    ).text
+    assert "请填写改期原因。" in page
+    page = client.post(f"/requests/{desk.request_a}", data={"target": "closed"}).text
+    assert "当前不能执行该环节：诉求须按 受理 → 交办 → 办理 → 办结 → 回访 → 关闭 逐步办理。" in page
+    day_off, landed = _day_off_ahead(app)
+    page = client.post(
+        f"/followups/{desk.followup_a}/reschedule",
+        data={"reschedule-due_date": day_off.isoformat(), "reschedule-reason": "企业负责人出差"},
+        follow_redirects=True,
+    ).text
+    assert f"{day_off.isoformat()} 不是工作日，走访已顺延至 {landed.isoformat()}。" in page
