@@ -40,7 +40,7 @@ class Round:
 @pytest.fixture
 def followup_round(live_app: Flask, seeded: Seeded) -> Iterator[Round]:
     """Make FIRM a key firm of officer_a with its follow-up scheduled; undo it afterwards."""
-    from service_app.followups.routes import today
+    from service_app.domain.workdays import china_today as today
     from service_app.followups.services import schedule_followups
 
     firm_id = seeded.firms[FIRM]
@@ -125,7 +125,7 @@ def test_officer_logs_a_visit_with_a_request_and_moves_the_request_on(
 def test_officer_cannot_open_another_streets_followup(
     page: Page, base_url: str, live_app: Flask, seeded: Seeded
 ) -> None:
-    from service_app.followups.routes import today
+    from service_app.domain.workdays import china_today as today
     from service_app.followups.services import schedule_followups
 
     donghu = seeded.firms["杭州东湖明远电子商务有限公司"]
