@@ -40,6 +40,8 @@ class Config:
     PLATFORM_NAME = os.environ.get("PLATFORM_NAME", "临平新城")
     #: Where export packs are kept (30 days); None: instance/exports.
     EXPORT_FOLDER = os.environ.get("EXPORT_FOLDER")
+    #: A firm-list download of more firms than this is built in the background (about 1 s per 3,000).
+    EXPORT_INLINE_LIMIT = int(os.environ.get("EXPORT_INLINE_LIMIT", "3000"))
     #: Reminder e-mails go out through this SMTP server when it is set; none are sent otherwise.
     MAIL_SERVER = os.environ.get("MAIL_SERVER")
     MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))

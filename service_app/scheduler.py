@@ -41,8 +41,9 @@ JOBS = (
     Job("tiers.quarterly_proposal", "service_app.tiers.tasks:quarterly_proposal", {"hour": 9, "minute": 0}),
     # Daily at 07:30: missing and overdue follow-ups, overdue requests, the bell and e-mail.
     Job("followups.daily_sweep", "service_app.followups.tasks:daily_sweep", {"hour": 7, "minute": 30}),
-    # Every two minutes: a street pack for each newly applied proposal, packs asked for, old ones purged.
-    Job("exports.build_packs", "service_app.exports.tasks:build_packs", {"minute": "*/2"}),
+    # Every 15 seconds (a cheap query when idle): stalled builds retried, a street pack for each newly
+    # applied proposal, packs and large list downloads asked for, old ones purged.
+    Job("exports.build_packs", "service_app.exports.tasks:build_packs", {"second": "*/15"}),
 )
 
 

@@ -1,5 +1,5 @@
-"""Export downloads: the firm list as the roster workbook (with the list's filters), and the Exports
-page of packs built in the background."""
+"""Export downloads: the firm list as the roster workbook (with the list's filters; a large list is
+built in the background), and the Exports page of background exports and street packs."""
 
 from __future__ import annotations
 
@@ -12,14 +12,22 @@ from flask_login import current_user, login_required
 
 from ..domain.tiers import Role
 from ..extensions import db
-from ..firms.services import filters_from_args
-from ..models import ExportPack, PackStatus
+from ..firms.services import filters_from_args, firm_filter_clauses
+from ..models import ExportKind, ExportPack, PackStatus
 from ..permissions import roles_required
 from ..security import attachment_header
 from . import bp
 from .forms import PackForm
-from .packs import files_for, may_download_zip, pack_folder, request_pack, visible_packs
-from .services import export_quarter, roster_file_name, roster_workbook, street_label
+from .packs import (
+    files_for,
+    may_download_zip,
+    my_exports,
+    pack_folder,
+    request_pack,
+    request_roster_export,
+    visible_packs,
+)
+from .services import count_firms, export_quarter, roster_file_name, roster_workbook, street_label
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -27,12 +35,28 @@ XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.she
 @bp.route("/roster.xlsx")
 @login_required
 def roster():
-    """The firms the list shows (same filters, the user's scope) as the roster workbook; every role may."""
+    """The firms the list shows (same filters, the user's scope) as the roster workbook; every role may.
+
+    More firms than EXPORT_INLINE_LIMIT are queued instead, and the Exports page shows their progress.
+    """
     filters = filters_from_args(request.args)
     try:
         quarter = export_quarter(request.args.get("quarter") or None)
     except ValueError:
         abort(400)
+    firms = count_firms(firm_filter_clauses(current_user, filters))
+    if firms > current_app.config["EXPORT_INLINE_LIMIT"]:
+        request_roster_export(current_user, request.args, quarter)
+        db.session.commit()
+        flash(
+            _(
+                "%(count)s firms are too many to download at once: the workbook is being built below. "
+                "This page refreshes itself; the file is kept for 30 days.",
+                count=firms,
+            ),
+            "info",
+        )
+        return redirect(url_for(".index"))
     platform = current_app.config["PLATFORM_NAME"]
     with tempfile.TemporaryDirectory() as work:
         path = Path(work) / "roster.xlsx"
@@ -52,16 +76,34 @@ def roster():
 @bp.route("/")
 @login_required
 def index():
-    """Packs of the last 30 days: status, the zip for all-street users, each user's street workbooks."""
-    packs = db.session.scalars(visible_packs().limit(50)).all()
+    """The user's background downloads, and packs of the last 30 days: status and progress, the zip for
+    all-street users, each user's street workbooks."""
+    page = request.args.get("page", 1, type=int)
+    packs = db.paginate(visible_packs(), page=page, per_page=20, error_out=False)
+    mine = db.session.scalars(my_exports(current_user).limit(20)).all()
     may_request = current_user.role in (Role.ADMIN, Role.SUPERVISOR)
+    unfinished = (PackStatus.PENDING, PackStatus.BUILDING)
     return render_template(
         "exports/index.html",
-        packs=[(pack, files_for(pack, current_user)) for pack in packs],
+        mine=mine,
+        packs=packs,
+        pack_files=[(pack, files_for(pack, current_user)) for pack in packs.items],
         form=PackForm() if may_request else None,
         may_zip=may_download_zip(current_user),
         ready=PackStatus.READY,
+        failed=PackStatus.FAILED,
+        refresh=any(p.status in unfinished for p in [*mine, *packs.items]),
     )
+
+
+@bp.route("/<int:pack_id>.xlsx")
+@login_required
+def my_export(pack_id: int):
+    """A list download built in the background: only the user who asked for it gets it."""
+    pack = _ready_pack_or_404(pack_id)
+    if pack.kind != ExportKind.ROSTER or pack.requested_by_id != current_user.id:
+        abort(404)
+    return _download(pack_folder(pack) / pack.file_name, pack.file_name, f"roster_{pack.quarter}.xlsx")
 
 
 @bp.route("/packs", methods=["POST"])
@@ -92,7 +134,7 @@ def _ready_pack_or_404(pack_id: int) -> ExportPack:
 def pack_zip(pack_id: int):
     """The whole pack, for users who see every street."""
     pack = _ready_pack_or_404(pack_id)
-    if not may_download_zip(current_user):
+    if pack.kind != ExportKind.PACK or not may_download_zip(current_user):
         abort(404)
     return _download(pack_folder(pack) / pack.file_name, pack.file_name, f"pack_{pack.quarter}.zip")
 
@@ -102,6 +144,8 @@ def pack_zip(pack_id: int):
 def pack_street(pack_id: int, street_id: int):
     """One street's workbook of a pack; another street's answers 404."""
     pack = _ready_pack_or_404(pack_id)
+    if pack.kind != ExportKind.PACK:
+        abort(404)
     entry = next((f for f in files_for(pack, current_user) if f["street_id"] == street_id), None)
     if entry is None:
         abort(404)

@@ -14,7 +14,7 @@ import re
 import tempfile
 import zipfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from ..extensions import db
 from ..firms.services import FLAG_FIELDS, NO_TIER, FirmFilters, firm_filter_clauses, firm_ordering
 from ..models import Building, Firm, FirmRequest, Followup, QuarterlyMetric, Street, TierAssignment, User, Visit
 from ..roster.columns import FIRM_COLUMNS, METRIC_COLUMNS, header_label
+from ..scoping import firm_scope
 from . import workbook as book
 from .workbook import Column
 
@@ -45,6 +46,10 @@ UNASSESSED_SHEET = "未分类"
 OPEN_REQUEST_STATUSES = (RequestStatus.RECEIVED, RequestStatus.ASSIGNED, RequestStatus.IN_PROGRESS)
 _DECIMAL_FIELDS = frozenset({"registered_capital", "revenue", "tax", "rd_spend", "floor_area_m2", "land_mu"})
 _FLAG_SET = frozenset(FLAG_FIELDS)
+#: Reports progress: (units done, units in all).
+Progress = Callable[[int, int], None]
+#: Rows between two progress reports while a sheet is written.
+PROGRESS_EVERY = 2000
 #: Characters no file name may carry (path separators, Windows' reserved set, controls).
 _UNSAFE_NAME = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]+')
 
@@ -260,16 +265,28 @@ def roster_workbook(
     *,
     platform: str = "",
     street_name: str = "",
+    progress: Progress | None = None,
 ) -> ExportResult:
-    """Write the roster of the firms `user` sees through `filters` to `path` (None user: all streets)."""
+    """Write the roster of the firms `user` sees through `filters` to `path` (None user: all streets).
+
+    `progress`, when given, hears (rows written, rows in all) every few thousand rows.
+    """
     quarter = export_quarter(quarter)
     clauses = firm_filter_clauses(user, filters)
+    tick = None
+    if progress is not None:
+        total = count_firms(clauses)
+        progress(0, total)
+
+        def tick(done: int) -> None:
+            progress(done, total)
+
     select = _roster_select(clauses, quarter, _data_quarter(quarter)).order_by(*firm_ordering(filters))
     workbook = Workbook(write_only=True)
     cover = workbook.create_sheet("说明")  # created first so they come first; filled last
     summary = workbook.create_sheet("汇总")
     result = ExportResult(Path(path), quarter)
-    chains = _write_tier_sheets(workbook, select, result.counts)
+    chains = _write_tier_sheets(workbook, select, result.counts, tick)
     _summary(summary, chains, _tier_changes(clauses, quarter), quarter)
     book.write_key_values(
         cover,
@@ -291,7 +308,14 @@ def roster_workbook(
     return result
 
 
-def _write_tier_sheets(workbook: Workbook, select: sa.Select[Any], counts: dict[str, int]) -> Counter[tuple[str, str]]:
+def count_firms(clauses: list[sa.ColumnElement[bool]]) -> int:
+    """How many firms the clauses select."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Firm).where(*clauses)) or 0
+
+
+def _write_tier_sheets(
+    workbook: Workbook, select: sa.Select[Any], counts: dict[str, int], tick: Callable[[int], None] | None = None
+) -> Counter[tuple[str, str]]:
     """One sheet per tier (未分类 only when needed); fills `counts` and returns (tier, chain) → firms.
 
     A sheet's rows are read before it is written: write-only sheets need their widths up front.
@@ -301,6 +325,7 @@ def _write_tier_sheets(workbook: Workbook, select: sa.Select[Any], counts: dict[
     chain_index = 1 + FIRM_COLUMNS.index("chain")
     sheets = [(TIER_CHINESE[t], Firm.current_tier == t) for t in Tier]
     sheets.append((UNASSESSED_SHEET, Firm.current_tier.is_(None)))
+    written = 0
     for title, condition in sheets:
         rows = [_cells(n, row) for n, row in enumerate(db.session.execute(select.where(condition)), start=1)]
         if not rows and title == UNASSESSED_SHEET:
@@ -310,6 +335,9 @@ def _write_tier_sheets(workbook: Workbook, select: sa.Select[Any], counts: dict[
         for values in rows:
             writer.append(values)
             chains[(title, values[chain_index] or "未填")] += 1
+            written += 1
+            if tick is not None and written % PROGRESS_EVERY == 0:
+                tick(written)
         counts[title] = len(rows)
         del rows  # before the next tier's rows are read, not after
     return chains
@@ -358,10 +386,12 @@ def export_pack(
     *,
     platform: str = "",
     keep_in: Path | None = None,
+    progress: Progress | None = None,
 ) -> list[ExportResult]:
     """A zip of one roster workbook per street the user sees, written atomically to `path`.
 
     With `keep_in`, the street workbooks stay in that folder as well (for per-street downloads).
+    `progress` hears (firm rows written, firm rows in all) across the streets.
     """
     quarter = export_quarter(quarter)
     query = sa.select(Street).order_by(Street.id)
@@ -369,6 +399,16 @@ def export_pack(
         query = query.where(Street.id.in_([s.id for s in user.streets]))
     path = Path(path)
     results = []
+    street_progress = None
+    if progress is not None:
+        scope = [firm_scope(user)] if user is not None else []
+        total, before = count_firms(scope), 0
+        progress(0, total)
+
+        def street_progress(done: int, _total: int) -> None:
+            if done:
+                progress(before + done, total)
+
     with tempfile.TemporaryDirectory(dir=path.parent) as work:
         partial = Path(work) / "pack.zip"
         with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -376,8 +416,17 @@ def export_pack(
                 name = roster_file_name(street.name, quarter)
                 member = (keep_in or Path(work)) / (name if keep_in else f"street-{street.id}.xlsx")
                 result = roster_workbook(
-                    member, user, FirmFilters(street_id=street.id), quarter, platform=platform, street_name=street.name
+                    member,
+                    user,
+                    FirmFilters(street_id=street.id),
+                    quarter,
+                    platform=platform,
+                    street_name=street.name,
+                    progress=street_progress,
                 )
+                if progress is not None:
+                    before += result.total
+                    progress(before, total)
                 archive.write(member, name)
                 if keep_in is None:
                     member.unlink()

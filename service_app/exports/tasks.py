@@ -1,4 +1,5 @@
-"""Scheduled work for exports: build the packs asked for (and one per applied proposal), purge old ones."""
+"""Scheduled work for exports: retry stalled builds, build what is queued (packs, one per applied
+proposal, and large list downloads), purge old ones."""
 
 from __future__ import annotations
 
@@ -8,16 +9,19 @@ import sqlalchemy as sa
 
 from ..extensions import db
 from ..models import ExportPack, PackStatus
-from .packs import build_pack, purge_expired_packs, request_packs_for_applied_proposals
+from .packs import build_pack, purge_expired_packs, recover_stalled, request_packs_for_applied_proposals
 
 log = logging.getLogger(__name__)
 
 
 def build_packs() -> int:
-    """Every few minutes: a pack for each newly applied proposal, then build every pending pack."""
+    """Every few seconds: retry stalled builds, queue a pack per newly applied proposal, build what is pending."""
+    recover_stalled()
     request_packs_for_applied_proposals()
     db.session.commit()
-    pending = db.session.scalars(sa.select(ExportPack).where(ExportPack.status == PackStatus.PENDING)).all()
+    pending = db.session.scalars(
+        sa.select(ExportPack).where(ExportPack.status == PackStatus.PENDING).order_by(ExportPack.id)
+    ).all()
     for pack in pending:
         build_pack(pack)
     purged = purge_expired_packs()

@@ -1,7 +1,7 @@
 """The data model, one module per aggregate; import models from here."""
 
 from .audit import AuditEvent
-from .exports import ExportPack, PackStatus
+from .exports import ExportKind, ExportPack, PackStatus
 from .firms import Firm, QuarterlyMetric
 from .followups import (
     CalendarDay,
@@ -24,6 +24,7 @@ __all__ = [
     "Building",
     "CalendarDay",
     "ExitChecklistItem",
+    "ExportKind",
     "ExportPack",
     "Firm",
     "FirmRequest",

@@ -1,4 +1,5 @@
-"""Export packs: one workbook per street for a quarter, built in the background and kept 30 days."""
+"""Exports built in the background and kept 30 days: a quarter's street pack (one workbook per street,
+zipped) and a large firm-list download (one roster workbook for the user who asked)."""
 
 from __future__ import annotations
 
@@ -25,13 +26,26 @@ class PackStatus(StrEnum):
     FAILED = "failed"
 
 
+class ExportKind(StrEnum):
+    """What a background export writes."""
+
+    PACK = "pack"  # a quarter's street pack: a zip and the street workbooks inside it
+    ROSTER = "roster"  # one user's firm list, too large to build while the browser waits
+
+
 class ExportPack(Model):
-    """A quarter's roster pack (分街道名录): a zip and the street workbooks inside it, on disk."""
+    """A background export: a quarter's roster pack (分街道名录) or one user's large list download."""
 
     __tablename__ = "export_packs"
 
     #: Surrogate key; also the folder the files live in (instance/exports/<id>/).
     id: Mapped[int] = mapped_column(primary_key=True)
+    #: pack (every street, zipped) or roster (one user's filtered list).
+    kind: Mapped[ExportKind] = mapped_column(
+        enum_column(ExportKind), default=ExportKind.PACK, server_default=ExportKind.PACK.value, index=True
+    )
+    #: For a roster: the list page's query arguments it was asked with, {name: [values]}.
+    filters: Mapped[dict[str, list[str]]] = mapped_column(sa.JSON, default=dict)
     #: Quarter key the rosters are for, `2026Q4`.
     quarter: Mapped[str] = mapped_column(sa.String(6), index=True)
     #: pending, building, ready or failed.
@@ -46,6 +60,14 @@ class ExportPack(Model):
     files: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
     #: Why building failed, for the Exports page.
     error: Mapped[str] = mapped_column(sa.Text, default="")
+    #: Progress while building: units done of units in all (firm rows for a roster, streets for a pack).
+    done: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: See `done`; 0 until known.
+    total: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: How many times building started; a build interrupted (a killed process) is retried up to 3 times.
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: When the builder last reported progress; a building export silent for long is taken as dead.
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
     #: When asked for.
     created_at: Mapped[Timestamp]
     #: When built (or failed).
@@ -55,5 +77,10 @@ class ExportPack(Model):
 
     requested_by: Mapped[User | None] = relationship()
 
+    @property
+    def percent(self) -> int:
+        """Progress in whole percent (0 until the total is known)."""
+        return min(100, self.done * 100 // self.total) if self.total else 0
+
     def __repr__(self) -> str:
-        return f"<ExportPack {self.id} {self.quarter} {self.status}>"
+        return f"<ExportPack {self.id} {self.kind} {self.quarter} {self.status}>"

@@ -65,7 +65,7 @@ def test_requested_pack_and_scoped_downloads(client, auth, roster, folder):
     pack = db.session.scalars(db.select(ExportPack)).one()
     assert pack.status == PackStatus.PENDING
     page = client.get("/exports/").get_data(as_text=True)
-    assert f'data-testid="pack-{pack.id}"' in page and "生成分街道名录包" in page and "生成中…" in page
+    assert f'data-testid="pack-{pack.id}"' in page and "生成分街道名录包" in page and "排队中" in page
     build_packs()
     with client.get(f"/exports/packs/{pack.id}.zip") as response:
         assert response.status_code == 200

@@ -19,4 +19,10 @@
     accept.addEventListener("change", sync);
     sync();
   }
+  // <… data-refresh-seconds="N"> reloads the page after N seconds (a background export's progress).
+  var refresh = document.querySelector("[data-refresh-seconds]");
+  if (refresh) {
+    var seconds = parseInt(refresh.getAttribute("data-refresh-seconds"), 10) || 5;
+    window.setTimeout(function () { window.location.reload(); }, seconds * 1000);
+  }
 })();
