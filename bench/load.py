@@ -1,0 +1,419 @@
+"""Load benchmark: gunicorn on PostgreSQL with 30,000 firms, 50 officers working at once.
+
+    DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/bench .venv/bin/python bench/load.py \
+        [--users 50] [--seconds 60] [--workers 5] [--firms 30000] [--baseline-seconds 10]
+
+Loopback only. Builds the database (bench/export_roster.py's 30,000 firms with figures, tiers,
+follow-ups, visits and requests), shares the firms among 48 officers (six per street) and two
+street-office users, then starts `gunicorn -w WORKERS wsgi:app` on 127.0.0.1 with CSRF on and a
+real secret key, as in production.
+
+- baseline: USERS threads requesting /healthz (the app's cheapest route: one `SELECT 1`) for
+  BASELINE seconds: what this machine, this server and this client do with no page work at all;
+- load: USERS simulated users for SECONDS, each signing in once, then in a loop, without pause:
+  listing firms (a random page), searching (part of a name), opening a firm, opening "My
+  follow-ups" and logging a visit (officers), and now and then uploading a five-row roster and
+  confirming its preview. Meanwhile the daily sweep and a 30,000-firm export run as the scheduler
+  and a user's background export would.
+
+An error is a 5xx, a refused connection, a timeout, or a page that is not what the step expects
+(a form that does not come back with a redirect, say). Prints JSON with throughput, p50/p95/p99
+and errors per step, and keeps it in bench/results/load-<time>.json. Target: 0 errors, p95 ≤ 300
+ms, ≥ 200 requests/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.cookiejar
+import json
+import os
+import random
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _database import fresh_database_url  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+PASSWORD = "bench-password"  # noqa: S105 - the load users of a throwaway database
+STREETS = 8
+OFFICERS_PER_STREET = 6
+CSRF = re.compile(r'<input[^>]*name="csrf_token"[^>]*>')
+VALUE = re.compile(r'value="([^"]+)"')
+FOLLOWUP_LINK = re.compile(r'href="/followups/(\d+)"')
+BATCH_URL = re.compile(r"/roster/imports/(\d+)$")
+#: How often each step is chosen, for an officer (street offices only read).
+STEPS = (("list", 30), ("search", 20), ("open", 30), ("visit", 15), ("import", 5))
+DISTRICT_STEPS = (("list", 40), ("search", 30), ("open", 30))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def prepare(database_url: str, firms: int) -> dict[str, list[int]]:
+    """Build the data set and the users; returns each user's firm ids (for opening firms)."""
+    import export_roster
+    import sqlalchemy as sa
+
+    export_roster.build(database_url, firms)
+    from service_app.domain.tiers import Role
+    from service_app.extensions import db
+    from service_app.models import Firm, Street, User
+
+    app = export_roster.make_app(database_url)
+    owned: dict[str, list[int]] = {}
+    with app.app_context():
+        streets = db.session.scalars(sa.select(Street).order_by(Street.id)).all()
+        users = []
+        for n in range(STREETS * OFFICERS_PER_STREET):
+            user = User(username=f"load{n:02d}", role=Role.OFFICER, display_name=f"专员{n:02d}")
+            user.set_password(PASSWORD, "pbkdf2:sha256:1000")
+            user.streets = [streets[n % STREETS]]
+            users.append(user)
+        for n in range(2):
+            user = User(username=f"district{n}", role=Role.DISTRICT, display_name=f"街道{n}")
+            user.set_password(PASSWORD, "pbkdf2:sha256:1000")
+            user.streets = [streets[n]]
+            users.append(user)
+        db.session.add_all(users)
+        db.session.flush()
+        officers = users[: STREETS * OFFICERS_PER_STREET]
+        # Firm n is in street n % 8 (export_roster's layout); its officer is one of that street's six.
+        for street_index, street in enumerate(streets):
+            ids = db.session.scalars(sa.select(Firm.id).where(Firm.street_id == street.id).order_by(Firm.id)).all()
+            for k in range(OFFICERS_PER_STREET):
+                officer = officers[street_index + STREETS * k]
+                mine = ids[k::OFFICERS_PER_STREET]
+                db.session.execute(sa.update(Firm).where(Firm.id.in_(mine)).values(officer_id=officer.id))
+                owned[officer.username] = list(mine)
+        for n in range(2):
+            owned[f"district{n}"] = list(
+                db.session.scalars(sa.select(Firm.id).where(Firm.street_id == streets[n].id).limit(2000))
+            )
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+    return owned
+
+
+def start_server(database_url: str, workers: int, port: int, log: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": uuid.uuid4().hex,
+        "APP_ENV": "production",
+        "EXPORT_FOLDER": str(log.parent / "exports"),
+        # The load signs 50 users in from one address within seconds: not an attack to refuse.
+        "LOGIN_LIMIT_PER_ADDRESS": "100000",
+    }
+    command = [
+        str(Path(sys.executable).parent / "gunicorn"),
+        "--workers",
+        str(workers),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--timeout",
+        "120",
+        "wsgi:app",
+    ]
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return server
+        except OSError:
+            time.sleep(0.3)
+    server.kill()
+    raise SystemExit(f"gunicorn did not start; see {log}")
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Redirects are answers to check, not to follow blindly."""
+
+    def redirect_request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return None
+
+
+class Recorder:
+    """Latencies and errors per step, shared by the user threads."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.times: dict[str, list[float]] = defaultdict(list)
+        self.errors: dict[str, list[str]] = defaultdict(list)
+
+    def add(self, step: str, seconds: float, error: str | None) -> None:
+        with self.lock:
+            self.times[step].append(seconds)
+            if error:
+                self.errors[step].append(error)
+
+
+class Client:
+    """One signed-in browser: a cookie jar, no automatic redirects, timed requests."""
+
+    def __init__(self, base: str, recorder: Recorder) -> None:
+        self.base = base
+        self.recorder = recorder
+        jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect())
+
+    def request(
+        self, step: str, path: str, data: bytes | None = None, content_type: str | None = None, expect: int = 200
+    ) -> tuple[int, str, str]:
+        request = urllib.request.Request(self.base + path, data=data)  # noqa: S310 - http://127.0.0.1 only
+        if content_type:
+            request.add_header("Content-Type", content_type)
+        started = time.perf_counter()
+        error = None
+        status, body, location = 0, "", ""
+        try:
+            with self.opener.open(request, timeout=30) as response:
+                status, body = response.status, response.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as exc:
+            status, body = exc.code, exc.read().decode("utf-8", "replace")
+            location = exc.headers.get("Location", "")
+        except OSError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        elapsed = time.perf_counter() - started
+        if error is None and status != expect:
+            error = f"{path}: {status} (expected {expect})"
+        self.recorder.add(step, elapsed, error)
+        return status, body, location
+
+    def post_form(self, step: str, path: str, fields: dict[str, str], expect: int = 302) -> tuple[int, str, str]:
+        return self.request(
+            step, path, urllib.parse.urlencode(fields).encode(), "application/x-www-form-urlencoded", expect
+        )
+
+    def post_file(self, step: str, path: str, fields: dict[str, str], name: str, data: bytes) -> tuple[int, str, str]:
+        boundary = uuid.uuid4().hex
+        parts = [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode()
+            for key, value in fields.items()
+        ]
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            "Content-Type: text/csv\r\n\r\n".encode()
+            + data
+            + b"\r\n"
+        )
+        body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+        return self.request(step, path, body, f"multipart/form-data; boundary={boundary}", 302)
+
+
+def street_of(username: str) -> str:
+    """The street a load user covers (officer n covers street n % 8; district n street n)."""
+    from export_roster import STREETS as NAMES
+
+    return NAMES[int(username.removeprefix("load").removeprefix("district")) % STREETS]
+
+
+def csrf_of(body: str) -> str:
+    tag = CSRF.search(body)
+    value = VALUE.search(tag.group(0)) if tag else None
+    return value.group(1) if value else ""
+
+
+def small_roster(seed: int, street: str) -> bytes:
+    """Five new firms as a CSV roster, credit codes unique to this run and seed."""
+    from stdnum.cn import uscc
+
+    lines = ["统一社会信用代码,企业名称,所在街道,所属产业链"]
+    for n in range(5):
+        body = f"91330113{(seed * 5 + n) % 10**9:09d}".replace("91330113", "92330113", 1)
+        lines.append(f"{body}{uscc.calc_check_digit(body)},杭州负载测试{seed}-{n}号有限公司,{street},数字贸易")
+    return ("\n".join(lines) + "\n").encode("utf-8-sig")
+
+
+def user_loop(
+    base: str, username: str, firm_ids: list[int], street: str, seed: int, stop: float, recorder: Recorder
+) -> None:
+    rng = random.Random(seed)
+    client = Client(base, recorder)
+    _, body, _ = client.request("login", "/login")
+    client.post_form("login", "/login", {"csrf_token": csrf_of(body), "username": username, "password": PASSWORD})
+    steps, weights = zip(*(DISTRICT_STEPS if username.startswith("district") else STEPS), strict=True)
+    imports = 0
+    while time.monotonic() < stop:
+        step = rng.choices(steps, weights)[0]
+        if step == "list":
+            client.request(step, f"/firms/?page={rng.randint(1, 20)}")
+        elif step == "search":
+            client.request(step, "/firms/?" + urllib.parse.urlencode({"q": f"基准{rng.randint(0, 299):03d}"}))
+        elif step == "open":
+            client.request(step, f"/firms/{rng.choice(firm_ids)}")
+        elif step == "visit":
+            _, body, _ = client.request(step, "/followups/?view=all")
+            links = FOLLOWUP_LINK.findall(body)
+            if not links:
+                continue
+            followup = rng.choice(links)
+            _, page, _ = client.request(step, f"/followups/{followup}")
+            token = csrf_of(page)
+            if not token or "visited_on" not in page:
+                continue  # completed meanwhile by this user's earlier visit: nothing to log
+            client.post_form(
+                step,
+                f"/followups/{followup}/visit",
+                {
+                    "csrf_token": token,
+                    "visited_on": time.strftime("%Y-%m-%d"),
+                    "kind": "onsite",
+                    "participants": "负载测试",
+                    "notes": "走访记录",
+                },
+            )
+        elif step == "import":
+            imports += 1
+            _, page, _ = client.request(step, "/roster/imports")
+            status, _, location = client.post_file(
+                step,
+                "/roster/imports",
+                {"csrf_token": csrf_of(page), "mode": "upsert"},
+                "roster.csv",
+                small_roster(seed * 1000 + imports, street),
+            )
+            match = BATCH_URL.search(location)
+            if status != 302 or not match:
+                continue
+            _, preview, _ = client.request(step, f"/roster/imports/{match.group(1)}")
+            client.post_form(step, f"/roster/imports/{match.group(1)}/confirm", {"csrf_token": csrf_of(preview)})
+
+
+def baseline_loop(base: str, stop: float, recorder: Recorder) -> None:
+    client = Client(base, recorder)
+    while time.monotonic() < stop:
+        client.request("healthz", "/healthz")
+
+
+def summarise(recorder: Recorder, seconds: float) -> dict[str, object]:
+    every = sorted(t for times in recorder.times.values() for t in times)
+
+    def cut(values: list[float], q: float) -> float:
+        return round(values[min(len(values) - 1, int(q * len(values)))] * 1000, 1) if values else 0.0
+
+    return {
+        "requests": len(every),
+        "requests_per_s": round(len(every) / seconds, 1),
+        "p50_ms": cut(every, 0.50),
+        "p95_ms": cut(every, 0.95),
+        "p99_ms": cut(every, 0.99),
+        "errors": sum(len(e) for e in recorder.errors.values()),
+        "steps": {
+            step: {
+                "requests": len(times),
+                "median_ms": round(statistics.median(times) * 1000, 1),
+                "p95_ms": cut(sorted(times), 0.95),
+                "errors": len(recorder.errors.get(step, [])),
+                "first_errors": recorder.errors.get(step, [])[:3],
+            }
+            for step, times in sorted(recorder.times.items())
+        },
+    }
+
+
+def run_threads(target, count: int, seconds: float, arguments) -> Recorder:  # type: ignore[no-untyped-def]
+    """`count` threads running target(*arguments(n), stop, recorder) for `seconds`."""
+    recorder = Recorder()
+    stop = time.monotonic() + seconds
+    threads = [threading.Thread(target=target, args=(*arguments(n), stop, recorder), daemon=True) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return recorder
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--baseline-seconds", type=float, default=10)
+    parser.add_argument("--workers", type=int, default=5)
+    parser.add_argument("--firms", type=int, default=30_000)
+    options = parser.parse_args()
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        raise SystemExit("bench/load.py runs against PostgreSQL: set DATABASE_URL=postgresql+psycopg://…/bench")
+
+    with tempfile.TemporaryDirectory() as work:
+        folder = Path(work)
+        database_url = fresh_database_url(folder)
+        started = time.perf_counter()
+        owned = prepare(database_url, options.firms)
+        prepared = time.perf_counter() - started
+        users = sorted(owned)[: options.users]
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        server = start_server(database_url, options.workers, port, folder / "gunicorn.log")
+        try:
+            base_recorder = run_threads(baseline_loop, options.users, options.baseline_seconds, lambda n: (base,))
+            env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "bench"}
+            flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
+            background = [
+                subprocess.Popen([*flask, "followups", "sweep"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL),
+                subprocess.Popen(
+                    [*flask, "roster", "export", "-o", str(folder / "all.xlsx")],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                ),
+            ]
+            recorder = run_threads(
+                user_loop,
+                len(users),
+                options.seconds,
+                lambda n: (base, users[n], owned[users[n]], street_of(users[n]), n + 1),
+            )
+            background_codes = [process.wait(timeout=600) for process in background]
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        server_errors = [
+            line
+            for line in (folder / "gunicorn.log").read_text(errors="replace").splitlines()
+            if "Traceback" in line or "[ERROR]" in line or "WORKER TIMEOUT" in line
+        ]
+    result = {
+        "benchmark": "load",
+        "firms": options.firms,
+        "users": len(users),
+        "workers": options.workers,
+        "cores": os.cpu_count(),
+        "seconds": options.seconds,
+        "prepare_s": round(prepared, 1),
+        "load": summarise(recorder, options.seconds),
+        "baseline_healthz": summarise(base_recorder, options.baseline_seconds),
+        "background_exit_codes": {"sweep": background_codes[0], "export_30000": background_codes[1]},
+        "server_errors": server_errors[:10],
+        "targets": {"errors": 0, "p95_ms": 300, "requests_per_s": 200},
+    }
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"load-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()
