@@ -128,8 +128,9 @@ def register_security_headers(app: Flask) -> None:
 
 def register_template_helpers(app: Flask) -> None:
     """Labels and small helpers every template uses."""
-    from .i18n import TEMPLATE_GLOBALS, template_context
+    from .i18n import TEMPLATE_GLOBALS, install_template_gettext, template_context
 
+    install_template_gettext(app)
     app.jinja_env.globals.update(TEMPLATE_GLOBALS)
     app.context_processor(template_context)
 
