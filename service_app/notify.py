@@ -15,7 +15,7 @@ from email.message import EmailMessage
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, g, has_app_context
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .extensions import db
@@ -42,6 +42,7 @@ def write(notes: Sequence[Note], day: dt.date) -> list[Note]:
     """Write notifications, skipping any that exist for that day; returns the new ones."""
     if not notes:
         return []
+    _forget_unread_counts()
     connection = db.session.connection()
     insert: Any = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
     now = utcnow()
@@ -71,14 +72,33 @@ def write(notes: Sequence[Note], day: dt.date) -> list[Note]:
     return [n for n in notes if (n.user_id, n.object_type, n.object_id, n.kind) in made]
 
 
-def unread_count(user: User) -> int:
-    """Unread notifications of a user (the bell's badge)."""
+def unread_count_of(user_id: Any) -> sa.ScalarSelect[int]:
+    """The bell's count as a subquery, so the user loader fetches it with the user."""
     return (
-        db.session.scalar(
-            sa.select(sa.func.count()).where(Notification.user_id == user.id, Notification.read_at.is_(None))
-        )
-        or 0
+        sa.select(sa.func.count())
+        .where(NOTIFICATIONS.c.user_id == user_id, NOTIFICATIONS.c.read_at.is_(None))
+        .scalar_subquery()
     )
+
+
+def remember_unread_count(user_id: int, count: int) -> None:
+    """Keep a count read with the user for this request's bell (see `unread_count`)."""
+    if has_app_context():
+        g.setdefault("_unread_notifications", {})[user_id] = count
+
+
+def _forget_unread_counts() -> None:
+    if has_app_context():
+        g.pop("_unread_notifications", None)
+
+
+def unread_count(user: User) -> int:
+    """Unread notifications of a user (the bell's badge): the count the user loader read in
+    this request, unless this request has since written or read notifications."""
+    known = g.get("_unread_notifications", {}) if has_app_context() else {}
+    if user.id in known:
+        return int(known[user.id])
+    return db.session.scalar(sa.select(unread_count_of(user.id))) or 0
 
 
 def mark_read(user: User, notification_id: int | None = None) -> int:
@@ -87,6 +107,7 @@ def mark_read(user: User, notification_id: int | None = None) -> int:
     if notification_id is not None:
         query = query.where(NOTIFICATIONS.c.id == notification_id)
     result: Any = db.session.execute(query.values(read_at=utcnow()))
+    _forget_unread_counts()
     return int(result.rowcount)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import abort
+from sqlalchemy.sql.base import ExecutableOption
 
 from .extensions import db
 from .models import Firm, Street, User
@@ -35,9 +36,10 @@ def scoped_firms(user: User) -> sa.Select[Firm]:
     return sa.select(Firm).where(firm_scope(user))
 
 
-def get_scoped_firm_or_404(user: User, firm_id: int) -> Firm:
-    """The firm if the user may see it; 404 otherwise (another street's firm does not exist)."""
-    firm = db.session.scalars(scoped_firms(user).where(Firm.id == firm_id)).first()
+def get_scoped_firm_or_404(user: User, firm_id: int, *options: ExecutableOption) -> Firm:
+    """The firm if the user may see it; 404 otherwise (another street's firm does not exist).
+    `options`: loader options, e.g. the relations the page shows."""
+    firm = db.session.scalars(scoped_firms(user).where(Firm.id == firm_id).options(*options)).first()
     if firm is None:
         abort(404)
     return firm
@@ -52,9 +54,8 @@ def get_scoped_firm_by_code(user: User | None, credit_code: str) -> Firm | None:
 
 
 def visible_streets(user: User) -> list[Street]:
-    """Streets the user may see, for filters and forms."""
-    query = sa.select(Street).order_by(Street.id)
-    ids = street_ids_for(user)
-    if ids is not None:
-        query = query.where(Street.id.in_(ids))
-    return list(db.session.scalars(query))
+    """Streets the user may see, in id order, for filters and forms (a limited user's own
+    streets are loaded with it, see auth.services.load_user)."""
+    if not user.sees_all_streets:
+        return list(user.streets)
+    return list(db.session.scalars(sa.select(Street).order_by(Street.id)))
