@@ -6,14 +6,16 @@ import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..domain.tiers import Role, Tier
 from ..extensions import db
 from ..i18n import FIELD_LABELS
-from ..models import Building, FirmRequest, QuarterlyMetric, TierAssignment, Visit
+from ..models import Firm, FirmRequest, Followup, QuarterlyMetric, TierAssignment, Visit
+from ..pagination import paginate
 from ..permissions import can_accept_invalid_credit_code, can_create_firm, editable_firm_fields
-from ..scoping import get_scoped_firm_or_404, visible_streets
+from ..scoping import get_scoped_firm_or_404, street_ids_for, visible_streets
 from ..security import db_id
 from . import bp
 from .forms import FirmForm, OfficerFirmForm
@@ -22,12 +24,12 @@ from .services import (
     FLAG_FIELDS,
     NO_TIER,
     StaleEditError,
+    building_names,
     changes_since,
     create_firm,
-    filtered_firms,
     filters_from_args,
     firm_audit_trail,
-    latest_assignment,
+    firm_list,
     update_firm,
 )
 
@@ -37,23 +39,22 @@ from .services import (
 def index():
     """The roster: search, filter, sort and page through the firms in scope."""
     filters = filters_from_args(request.args)
-    page = db.paginate(
-        filtered_firms(current_user, filters),
+    page = paginate(
+        firm_list(current_user, filters),
         page=request.args.get("page", 1, type=db_id),
         per_page=current_app.config["FIRMS_PER_PAGE"],
-        max_per_page=100,
-        error_out=False,
     )
     streets = visible_streets(current_user)
-    buildings = db.session.scalars(
-        sa.select(Building).where(Building.street_id.in_([s.id for s in streets])).order_by(Building.name)
-    ).all()
+    buildings = building_names(street_ids=street_ids_for(current_user))
+    elsewhere = {row.building_id for row in page.items if row.building_id and row.building_id not in buildings}
     return render_template(
         "firms/index.html",
         page=page,
         filters=filters,
         streets=streets,
         buildings=buildings,
+        street_names={street.id: street.name for street in streets},
+        row_buildings={**buildings, **building_names(ids=elsewhere)} if elsewhere else buildings,
         tiers=list(Tier),
         no_tier=NO_TIER,
         flag_fields=FLAG_FIELDS,
@@ -66,7 +67,7 @@ def index():
 @login_required
 def detail(firm_id: int):
     """One firm: fields, current tier and why, tier history, metrics and audit trail."""
-    firm = get_scoped_firm_or_404(current_user, firm_id)
+    firm = get_scoped_firm_or_404(current_user, firm_id, joinedload(Firm.building), joinedload(Firm.officer))
     history = db.session.scalars(
         sa.select(TierAssignment).where(TierAssignment.firm_id == firm.id).order_by(TierAssignment.quarter.desc())
     ).all()
@@ -76,7 +77,11 @@ def detail(firm_id: int):
     from ..followups.services import open_followup
 
     visits = db.session.scalars(
-        sa.select(Visit).where(Visit.firm_id == firm.id).order_by(Visit.visited_on.desc(), Visit.id.desc()).limit(10)
+        sa.select(Visit)
+        .where(Visit.firm_id == firm.id)
+        .options(joinedload(Visit.officer))
+        .order_by(Visit.visited_on.desc(), Visit.id.desc())
+        .limit(10)
     ).all()
     requests = db.session.scalars(
         sa.select(FirmRequest).where(FirmRequest.firm_id == firm.id).order_by(FirmRequest.id.desc()).limit(10)
@@ -84,11 +89,11 @@ def detail(firm_id: int):
     return render_template(
         "firms/detail.html",
         firm=firm,
-        followup=open_followup(firm.id),
+        followup=open_followup(firm.id, joinedload(Followup.officer)),
         visits=visits,
         requests=requests,
         can_serve=current_user.role in (Role.ADMIN, Role.SUPERVISOR, Role.OFFICER),
-        assignment=latest_assignment(firm),
+        assignment=history[0] if history else None,  # the latest, as latest_assignment() would read it
         history=history,
         metrics=metrics,
         audit=firm_audit_trail(firm),

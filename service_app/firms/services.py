@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import InstrumentedAttribute, joinedload, selectinload
 
 from ..audit import diff, record_event, snapshot
 from ..domain.tiers import Chain, FirmStatus, Tier
 from ..domain.workdays import china_today
 from ..extensions import db
-from ..models import AuditEvent, Firm, QuarterlyMetric, TierAssignment, User
+from ..models import AuditEvent, Building, Firm, QuarterlyMetric, TierAssignment, User
 from ..permissions import editable_firm_fields
 from ..scoping import firm_scope
 from ..security import db_id
@@ -94,6 +94,16 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _contains(column: InstrumentedAttribute[str], text: str) -> sa.ColumnElement[bool]:
+    """`column` contains `text`, ignoring case. Text without letters that have case (Chinese,
+    digits) matches the same with LIKE, which PostgreSQL runs about ten times faster than
+    ILIKE on Chinese names: ILIKE lower-cases every name it tests."""
+    pattern = f"%{_escape_like(text)}%"
+    if text.lower() == text.upper():
+        return column.like(pattern, escape="\\")
+    return column.ilike(pattern, escape="\\")
+
+
 def filters_from_args(args: Mapping[str, Any]) -> FirmFilters:
     """The list page's filters from query-string arguments (a MultiDict: `flag` may repeat)."""
     getlist = getattr(args, "getlist", lambda key: [args[key]] if key in args else [])
@@ -123,13 +133,7 @@ def firm_filter_clauses(user: User | None, filters: FirmFilters) -> list[sa.Colu
     clauses: list[sa.ColumnElement[bool]] = [firm_scope(user)] if user is not None else []
     text = filters.q.strip()
     if text:
-        pattern = f"%{_escape_like(text)}%"
-        clauses.append(
-            sa.or_(
-                Firm.name.ilike(pattern, escape="\\"),
-                Firm.credit_code.ilike(f"%{_escape_like(text.upper())}%", escape="\\"),
-            )
-        )
+        clauses.append(sa.or_(_contains(Firm.name, text), _contains(Firm.credit_code, text.upper())))
     if filters.tier == NO_TIER:
         clauses.append(Firm.current_tier.is_(None))
     elif filters.tier in Tier.__members__.values():
@@ -154,10 +158,32 @@ def firm_ordering(filters: FirmFilters) -> tuple[Any, ...]:
     return (column.desc() if filters.descending else column.asc()), Firm.id
 
 
-def filtered_firms(user: User, filters: FirmFilters) -> sa.Select[Firm]:
-    """The scoped SELECT of firms matching the filters, ordered."""
-    query = sa.select(Firm).where(*firm_filter_clauses(user, filters))
-    return query.order_by(*firm_ordering(filters)).options(selectinload(Firm.street), selectinload(Firm.building))
+#: What a row of the firm list shows; street and building names come from the filter's lists.
+LIST_COLUMNS: tuple[Any, ...] = (
+    Firm.id,
+    Firm.name,
+    Firm.credit_code,
+    Firm.current_tier,
+    Firm.chain,
+    Firm.status,
+    Firm.street_id,
+    Firm.building_id,
+)
+
+
+def firm_list(user: User, filters: FirmFilters) -> sa.Select[Any]:
+    """The scoped SELECT of the list's rows (LIST_COLUMNS) matching the filters, ordered."""
+    return sa.select(*LIST_COLUMNS).where(*firm_filter_clauses(user, filters)).order_by(*firm_ordering(filters))
+
+
+def building_names(*, street_ids: list[int] | None = None, ids: set[int] | None = None) -> dict[int, str]:
+    """Building names by id, in name order: of these streets (None: every street), or these ids."""
+    query = sa.select(Building.id, Building.name).order_by(Building.name, Building.id)
+    if ids is not None:
+        query = query.where(Building.id.in_(ids))
+    elif street_ids is not None:
+        query = query.where(Building.street_id.in_(street_ids))
+    return {row.id: row.name for row in db.session.execute(query)}
 
 
 def create_firm(values: dict[str, Any], user: User | None) -> Firm:
@@ -286,12 +312,12 @@ def latest_metric(firm: Firm) -> QuarterlyMetric | None:
 
 
 def firm_audit_trail(firm: Firm, limit: int = 50) -> list[AuditEvent]:
-    """The firm's audit events, newest first."""
+    """The firm's audit events, newest first, with who made them."""
     return list(
         db.session.scalars(
             sa.select(AuditEvent)
             .where(AuditEvent.object_type == "firm", AuditEvent.object_id == str(firm.id))
-            .options(selectinload(AuditEvent.user))
+            .options(joinedload(AuditEvent.user))
             .order_by(AuditEvent.id.desc())
             .limit(limit)
         )

@@ -15,7 +15,16 @@ class Notification(Model):
     """A message for one user about one object."""
 
     __tablename__ = "notifications"
-    __table_args__ = (sa.UniqueConstraint("user_id", "object_type", "object_id", "kind", "day"),)
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "object_type", "object_id", "kind", "day"),
+        # The bell's count on every page: a user's unread ones only, however many were read.
+        sa.Index(
+            "ix_notifications_unread",
+            "user_id",
+            sqlite_where=sa.text("read_at IS NULL"),
+            postgresql_where=sa.text("read_at IS NULL"),
+        ),
+    )
 
     #: Surrogate key.
     id: Mapped[int] = mapped_column(primary_key=True)

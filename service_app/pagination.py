@@ -1,0 +1,75 @@
+"""Pages of a list whose total comes back with the rows: one statement per list page, not two."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask_sqlalchemy.pagination import Pagination
+
+from .extensions import db
+
+
+def count_of(select: sa.Select[Any]) -> sa.ScalarSelect[int]:
+    """count(*) of a SELECT's rows (same FROM and WHERE, no ORDER BY), as a scalar subquery
+    that never correlates with the query it is put in."""
+    if select._distinct or select._group_by_clauses:
+        raise ValueError("count_of counts plain SELECTs, not DISTINCT or GROUP BY ones")
+    return (
+        select.with_only_columns(sa.func.count(), maintain_column_froms=True)
+        .order_by(None)
+        .correlate(None)
+        .scalar_subquery()
+    )
+
+
+class CountedPagination(Pagination):
+    """Flask-SQLAlchemy's pagination, but each row carries the total (an uncorrelated scalar
+    subquery the database computes once), so no second count query is sent. An empty first
+    page has a total of 0; only a page past the end counts on its own. A total the caller
+    already knows is taken as it is."""
+
+    _total: int | None = None
+
+    def _query_items(self) -> list[Any]:
+        select: sa.Select[Any] = self._query_args["select"]
+        self._total = self._query_args.get("total")
+        counted = self._total is None
+        if counted:
+            select = select.add_columns(count_of(select).label("total_rows"))
+        rows = db.session.execute(select.limit(self.per_page).offset(self._query_offset)).all()
+        if counted and rows:
+            self._total = int(rows[0][-1])
+        elif counted and self.page == 1:
+            self._total = 0
+        if self._query_args.get("scalars"):
+            return [row[0] for row in rows]
+        return list(rows)
+
+    def _query_count(self) -> int:
+        if self._total is None:
+            self._total = int(db.session.scalar(sa.select(count_of(self._query_args["select"]))) or 0)
+        return self._total
+
+
+def paginate(
+    select: sa.Select[Any],
+    *,
+    page: int,
+    per_page: int,
+    scalars: bool = False,
+    total: int | None = None,
+    max_per_page: int | None = 100,
+) -> Pagination:
+    """A page of `select` with its total in the same statement (or `total`, when the caller
+    counted already). `scalars`: the select names one entity and the items are its objects;
+    otherwise they are rows (each also carries `total_rows` unless `total` was given)."""
+    return CountedPagination(
+        page=page,
+        per_page=per_page,
+        max_per_page=max_per_page,
+        error_out=False,
+        select=select,
+        scalars=scalars,
+        total=total,
+    )
