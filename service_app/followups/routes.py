@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy.orm import contains_eager, joinedload
 from wtforms import SelectChoice
 
 from ..audit import record_event
@@ -21,6 +22,7 @@ from ..extensions import db
 from ..firm_requests.services import RequestError, limits, raise_request
 from ..models import CalendarDay, Firm, FirmRequest, Followup, RequestCategoryLimit, TierCadence, User, Visit
 from ..models.types import utcnow
+from ..pagination import paginate
 from ..permissions import roles_required
 from ..scoping import firm_scope, visible_streets
 from ..security import db_id
@@ -30,6 +32,7 @@ from .forms import CadenceForm, CalendarDayForm, MoveFirmsForm, ReassignForm, Re
 from .services import (
     FollowupError,
     cadences,
+    calendar_is_guessed,
     exit_checks_done,
     log_visit,
     officers_for,
@@ -49,6 +52,7 @@ def _followup_or_404(followup_id: int) -> Followup:
         sa.select(Followup)
         .join(Firm, Firm.id == Followup.firm_id)
         .where(Followup.id == followup_id, firm_scope(current_user))
+        .options(contains_eager(Followup.firm), joinedload(Followup.officer))
     ).first()
     if followup is None:
         abort(404)
@@ -96,7 +100,12 @@ def index():
         day = None
     if day:
         filters.append(Followup.due_date == day)
-    base = sa.select(Followup).join(Firm, Firm.id == Followup.firm_id).where(*filters)
+    base = (
+        sa.select(Followup)
+        .join(Firm, Firm.id == Followup.firm_id)
+        .where(*filters)
+        .options(contains_eager(Followup.firm).joinedload(Firm.street), joinedload(Followup.officer))
+    )
     counts = db.session.execute(
         sa.select(
             sa.func.count().filter(Followup.due_date < now),
@@ -118,10 +127,12 @@ def index():
         "upcoming": Followup.due_date > sunday,
         "all": sa.true(),
     }[view]
-    page = db.paginate(
+    page = paginate(
         base.where(window).order_by(Followup.due_date, Firm.name, Followup.id),
+        page=request.args.get("page", 1, type=db_id),
         per_page=50,
-        error_out=False,
+        scalars=True,
+        total=tally[view],
     )
     officers = officers_for() if current_user.role in MANAGERS else []
     return render_template(
@@ -136,7 +147,7 @@ def index():
         officer_choice=officer_choice,
         streets=visible_streets(current_user),
         day=day,
-        guessed=work_calendar().is_guessed(sunday),
+        guessed=calendar_is_guessed(sunday),
     )
 
 
@@ -195,11 +206,11 @@ def calendar():
     )
 
 
-def _visit_form(followup: Followup) -> VisitForm:
+def _visit_form(followup: Followup, done: dict[ExitCheck, Any] | None = None) -> VisitForm:
     form = VisitForm(prefix="visit")
     if request.method == "GET":
         form.visited_on.data = china_today()
-    done = exit_checks_done(followup.firm_id)
+    done = exit_checks_done(followup.firm_id) if done is None else done
     form.checks.choices = [c for c in form.checks.choices if ExitCheck(c.value) not in done]  # type: ignore[union-attr]
     return form
 
@@ -215,7 +226,11 @@ def _reassign_form(followup: Followup) -> ReassignForm:
 def _detail(followup: Followup, visit_form: VisitForm | None = None, reschedule_form=None, reassign_form=None):
     firm = followup.firm
     visits = db.session.scalars(
-        sa.select(Visit).where(Visit.firm_id == firm.id).order_by(Visit.visited_on.desc(), Visit.id.desc()).limit(20)
+        sa.select(Visit)
+        .where(Visit.firm_id == firm.id)
+        .options(joinedload(Visit.officer))
+        .order_by(Visit.visited_on.desc(), Visit.id.desc())
+        .limit(20)
     ).all()
     requests = db.session.scalars(
         sa.select(FirmRequest).where(FirmRequest.firm_id == firm.id).order_by(FirmRequest.id.desc()).limit(20)
@@ -223,18 +238,19 @@ def _detail(followup: Followup, visit_form: VisitForm | None = None, reschedule_
     form = reschedule_form or RescheduleForm(prefix="reschedule")
     if reschedule_form is None:
         form.due_date.data = followup.due_date
+    checks_done = exit_checks_done(firm.id)
     return render_template(
         "followups/detail.html",
         followup=followup,
         firm=firm,
         visits=visits,
         requests=requests,
-        checks_done=exit_checks_done(firm.id),
-        visit_form=visit_form or _visit_form(followup),
+        checks_done=checks_done,
+        visit_form=visit_form or _visit_form(followup, checks_done),
         reschedule_form=form,
         reassign_form=reassign_form or (_reassign_form(followup) if current_user.role in MANAGERS else None),
         today=china_today(),
-        guessed=work_calendar().is_guessed(followup.due_date),
+        guessed=calendar_is_guessed(followup.due_date),
     )
 
 
@@ -279,12 +295,15 @@ def visit(followup_id: int):
         db.session.rollback()
         flash(str(refused), "danger")
         return redirect(url_for(".detail", followup_id=followup_id))
-    db.session.commit()
+    # Worded before the commit, which expires every loaded object (the user included).
     if following is not None:
-        flash(_("Visit recorded. The next follow-up is due on %(day)s.", day=following.due_date.isoformat()), "success")
-        return redirect(url_for(".detail", followup_id=following.id))
-    flash(_("Visit recorded."), "success")
-    return redirect(url_for(".index"))
+        message = _("Visit recorded. The next follow-up is due on %(day)s.", day=following.due_date.isoformat())
+        target = url_for(".detail", followup_id=following.id)
+    else:
+        message, target = _("Visit recorded."), url_for(".index")
+    db.session.commit()
+    flash(message, "success")
+    return redirect(target)
 
 
 @bp.route("/<int:followup_id>/reschedule", methods=["POST"])

@@ -15,13 +15,14 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.sql.base import ExecutableOption
 
 from ..audit import record_event
 from ..bulk import bulk_insert
 from ..domain.followups import DEFAULT_CADENCE_DAYS, ExitCheck, FollowupStatus, VisitKind, due_date
 from ..domain.quarters import Quarter
 from ..domain.tiers import FirmStatus, Role, Tier
-from ..domain.workdays import WorkCalendar
+from ..domain.workdays import WorkCalendar, calendar_knows
 from ..extensions import db
 from ..models import (
     CalendarDay,
@@ -53,6 +54,11 @@ def work_calendar() -> WorkCalendar:
         holidays=(row.day for row in rows if not row.is_workday),
         workdays=(row.day for row in rows if row.is_workday),
     )
+
+
+def calendar_is_guessed(day: dt.date) -> bool:
+    """WorkCalendar.is_guessed, reading the holiday table only for a year chinese-calendar lacks."""
+    return not calendar_knows(day.year) and work_calendar().is_guessed(day)
 
 
 def cadences() -> dict[Tier, int]:
@@ -179,10 +185,10 @@ def mark_overdue(today: dt.date) -> int:
     return int(result.rowcount)
 
 
-def open_followup(firm_id: int) -> Followup | None:
-    """The firm's open follow-up."""
+def open_followup(firm_id: int, *options: ExecutableOption) -> Followup | None:
+    """The firm's open follow-up (`options`: loader options for what the caller shows)."""
     return db.session.scalars(
-        sa.select(Followup).where(Followup.firm_id == firm_id, Followup.status == FollowupStatus.OPEN)
+        sa.select(Followup).where(Followup.firm_id == firm_id, Followup.status == FollowupStatus.OPEN).options(*options)
     ).first()
 
 
