@@ -75,9 +75,10 @@ def prepare(database_url: str, firms: int) -> dict[str, list[int]]:
     import sqlalchemy as sa
 
     export_roster.build(database_url, firms)
+    from service_app.domain.followups import FollowupStatus
     from service_app.domain.tiers import Role
     from service_app.extensions import db
-    from service_app.models import Firm, Street, User
+    from service_app.models import Firm, Followup, Street, User
 
     app = export_roster.make_app(database_url)
     owned: dict[str, list[int]] = {}
@@ -104,6 +105,13 @@ def prepare(database_url: str, firms: int) -> dict[str, list[int]]:
                 officer = officers[street_index + STREETS * k]
                 mine = ids[k::OFFICERS_PER_STREET]
                 db.session.execute(sa.update(Firm).where(Firm.id.in_(mine)).values(officer_id=officer.id))
+                # Their open follow-ups go with the firms, as reassigning firms does, so "My
+                # follow-ups" lists them and the visit step has visits to log.
+                db.session.execute(
+                    sa.update(Followup)
+                    .where(Followup.firm_id.in_(mine), Followup.status == FollowupStatus.OPEN)
+                    .values(officer_id=officer.id)
+                )
                 owned[officer.username] = list(mine)
         for n in range(2):
             owned[f"district{n}"] = list(
@@ -111,6 +119,8 @@ def prepare(database_url: str, firms: int) -> dict[str, list[int]]:
             )
         db.session.commit()
         db.session.remove()
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE")  # as autovacuum would have long before a real day's work
         db.engine.dispose()
     return owned
 
@@ -277,12 +287,14 @@ def user_loop(
             client.post_form(
                 step,
                 f"/followups/{followup}/visit",
-                {
+                {  # the visit form as a browser posts it (its fields carry the form's prefix)
                     "csrf_token": token,
-                    "visited_on": time.strftime("%Y-%m-%d"),
-                    "kind": "onsite",
-                    "participants": "负载测试",
-                    "notes": "走访记录",
+                    "visit-visited_on": time.strftime("%Y-%m-%d"),
+                    "visit-kind": "onsite",
+                    "visit-participants": "负载测试",
+                    "visit-notes": "走访记录",
+                    "visit-request_category": "",
+                    "visit-request_urgency": "normal",
                 },
             )
         elif step == "import":

@@ -6,8 +6,9 @@
 Builds bench/load.py's database (30,000 firms, 48 officers, 2 street-office users) unless
 --reuse finds it already built, then signs one user in (CSRF on, as in production) and times
 each page RUNS times after warming up: the median and the best wall time and the median CPU
-time of this process (the app's own work, without the database's), in milliseconds, plus the
-number of SQL statements one request sends. The machine's other work shows in the times; the
+time of this process (the app's own work, without the database's), the mean CPU time of the
+PostgreSQL backends serving the database (when PostgreSQL runs on this machine), in
+milliseconds, and the number of SQL statements one request sends. The machine's other work shows in the times; the
 statement counts and a --profile (cProfile of one page, RUNS requests) do not move with it.
 Writes nothing but the visits and the five-row imports the write steps make.
 """
@@ -31,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from _database import fresh_database_url  # noqa: E402
+from sqlalchemy.engine import make_url as sa_url  # noqa: E402
 
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 FOLLOWUP_LINK = re.compile(r'href="/followups/(\d+)"')
@@ -60,6 +62,22 @@ def built(database_url: str) -> bool:
         return False
     finally:
         engine.dispose()
+
+
+def database_cpu_seconds(database: str) -> float:
+    """CPU time so far of the local PostgreSQL backends serving `database` (0 when not local)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+            if not command.startswith("postgres:") or f" {database} " not in f"{command} ":
+                continue
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 def csrf_of(body: str) -> str:
@@ -105,6 +123,7 @@ def main() -> None:
         from config import normalise_database_url
 
         url = normalise_database_url(os.environ["DATABASE_URL"]) or ""
+        database = sa_url(url).database or ""
         if not (options.reuse and built(url)):
             load.prepare(fresh_database_url(Path(work)), 30_000)
         app = make_app(url)
@@ -214,15 +233,18 @@ def main() -> None:
             for _ in range(2):
                 action()
             times, cpu = [], []
+            database_cpu = database_cpu_seconds(database)
             for _ in range(runs):
                 started, started_cpu = time.perf_counter(), time.process_time()
                 action()
                 times.append((time.perf_counter() - started) * 1000)
                 cpu.append((time.process_time() - started_cpu) * 1000)
+            database_cpu = database_cpu_seconds(database) - database_cpu
             results[name] = {
                 "median_ms": round(statistics.median(times), 1),
                 "best_ms": round(min(times), 1),
                 "cpu_ms": round(statistics.median(cpu), 1),
+                "database_cpu_ms": round(database_cpu / runs * 1000, 2),
                 "statements": count_statements(app, action),
             }
     print(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -35,9 +36,12 @@ class CountedPagination(Pagination):
         select: sa.Select[Any] = self._query_args["select"]
         self._total = self._query_args.get("total")
         counted = self._total is None
+        statement = select.limit(self.per_page).offset(self._query_offset)
+        if self._query_args.get("rows") is not None:
+            statement = self._query_args["rows"](statement)
         if counted:
-            select = select.add_columns(count_of(select).label("total_rows"))
-        rows = db.session.execute(select.limit(self.per_page).offset(self._query_offset)).all()
+            statement = statement.add_columns(count_of(select).label("total_rows"))
+        rows = db.session.execute(statement).all()
         if counted and rows:
             self._total = int(rows[0][-1])
         elif counted and self.page == 1:
@@ -59,11 +63,15 @@ def paginate(
     per_page: int,
     scalars: bool = False,
     total: int | None = None,
+    rows: Callable[[sa.Select[Any]], sa.Select[Any]] | None = None,
     max_per_page: int | None = 100,
 ) -> Pagination:
     """A page of `select` with its total in the same statement (or `total`, when the caller
-    counted already). `scalars`: the select names one entity and the items are its objects;
-    otherwise they are rows (each also carries `total_rows` unless `total` was given)."""
+    counted already). `scalars`: the items are the first column's values (one entity's
+    objects); otherwise they are rows (each also carrying `total_rows` unless `total` was
+    given). `rows`: for a list whose keys sort cheaply off indexes but whose rows are wide,
+    `select` names the keys and `rows(page_of_keys)` is the statement reading the page's rows
+    (in the same order), so only the page's rows are read whole."""
     return CountedPagination(
         page=page,
         per_page=per_page,
@@ -72,4 +80,5 @@ def paginate(
         select=select,
         scalars=scalars,
         total=total,
+        rows=rows,
     )

@@ -20,7 +20,7 @@ from ..domain.tiers import Role, Tier
 from ..domain.workdays import calendar_knows, china_today
 from ..extensions import db
 from ..firm_requests.services import RequestError, limits, raise_request
-from ..models import CalendarDay, Firm, FirmRequest, Followup, RequestCategoryLimit, TierCadence, User, Visit
+from ..models import CalendarDay, Firm, FirmRequest, Followup, RequestCategoryLimit, Street, TierCadence, User, Visit
 from ..models.types import utcnow
 from ..pagination import paginate
 from ..permissions import roles_required
@@ -43,6 +43,17 @@ from .services import (
 )
 
 WORKERS = (Role.ADMIN, Role.SUPERVISOR, Role.OFFICER)
+#: What a row of "My follow-ups" shows (rows, not objects: a page lists fifty).
+LIST_COLUMNS = (
+    Followup.id,
+    Followup.firm_id,
+    Followup.tier,
+    Followup.due_date,
+    Followup.base_date,
+    Firm.name.label("firm_name"),
+    Street.name.label("street_name"),
+    sa.func.coalesce(sa.func.nullif(User.display_name, ""), User.username).label("officer_label"),
+)
 MANAGERS = (Role.ADMIN, Role.SUPERVISOR)
 VIEWS = ("overdue", "week", "upcoming", "all")
 
@@ -100,12 +111,6 @@ def index():
         day = None
     if day:
         filters.append(Followup.due_date == day)
-    base = (
-        sa.select(Followup)
-        .join(Firm, Firm.id == Followup.firm_id)
-        .where(*filters)
-        .options(contains_eager(Followup.firm).joinedload(Firm.street), joinedload(Followup.officer))
-    )
     counts = db.session.execute(
         sa.select(
             sa.func.count().filter(Followup.due_date < now),
@@ -127,12 +132,20 @@ def index():
         "upcoming": Followup.due_date > sunday,
         "all": sa.true(),
     }[view]
-    page = paginate(
-        base.where(window).order_by(Followup.due_date, Firm.name, Followup.id),
+    ordering = (Followup.due_date, Firm.name, Followup.id)
+    page = paginate(  # the page's ids sort off the indexes; only its 50 rows are read whole
+        sa.select(Followup.id).join(Firm, Firm.id == Followup.firm_id).where(*filters, window).order_by(*ordering),
         page=request.args.get("page", 1, type=db_id),
         per_page=50,
-        scalars=True,
         total=tally[view],
+        rows=lambda ids: (
+            sa.select(*LIST_COLUMNS)
+            .join(Firm, Firm.id == Followup.firm_id)
+            .join(Street, Street.id == Firm.street_id)
+            .outerjoin(User, User.id == Followup.officer_id)
+            .where(Followup.id.in_(ids))
+            .order_by(*ordering)
+        ),
     )
     officers = officers_for() if current_user.role in MANAGERS else []
     return render_template(
