@@ -5,10 +5,12 @@ from __future__ import annotations
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy.orm import joinedload
 
 from ..domain.tiers import Role
 from ..extensions import db
 from ..models import ImportBatch, ImportMode, ImportStatus
+from ..pagination import paginate
 from ..permissions import roles_required
 from ..security import attachment_header, db_id
 from . import bp
@@ -76,7 +78,12 @@ def imports():
     query = visible_batches(current_user)
     if status in ImportStatus.__members__.values():
         query = query.where(ImportBatch.status == ImportStatus(status))
-    page = db.paginate(query, page=request.args.get("page", 1, type=db_id), per_page=20, error_out=False)
+    page = paginate(
+        query.options(joinedload(ImportBatch.user)),
+        page=request.args.get("page", 1, type=db_id),
+        per_page=20,
+        scalars=True,
+    )
     return render_template("roster/imports.html", form=form, page=page, status=status, statuses=list(ImportStatus))
 
 
