@@ -11,6 +11,10 @@
       if (!window.confirm(form.getAttribute("data-confirm"))) { event.preventDefault(); }
     });
   });
+  // <button data-print> prints the page (the quarter report).
+  document.querySelectorAll("[data-print]").forEach(function (el) {
+    el.addEventListener("click", function () { window.print(); });
+  });
   // <input type="checkbox" data-check-all="NAME"> ticks or clears every NAME box of its form.
   document.querySelectorAll("input[data-check-all]").forEach(function (all) {
     all.addEventListener("change", function () {
