@@ -64,7 +64,8 @@ def index():
         descending=args.get("dir", "desc" if sort != "name" else "asc") != "asc",
     )
     today = china_today()
-    page = workload_page(current_user, filters, today, args.get("page", 1, type=db_id))
+    summary = workload_summary(current_user, filters, today)
+    page = workload_page(current_user, filters, today, args.get("page", 1, type=db_id), total=summary.officers)
     officers = {
         officer.id: officer
         for officer in db.session.scalars(
@@ -75,7 +76,7 @@ def index():
         "workload/index.html",
         page=page,
         officers=officers,
-        summary=workload_summary(current_user, filters, today),
+        summary=summary,
         filters=filters,
         streets=visible_streets(current_user),
         columns=COUNT_COLUMNS,

@@ -74,6 +74,8 @@ class RowPagination(Pagination):
         return list(db.session.execute(select).mappings().all())
 
     def _query_count(self) -> int:
+        if self._query_args.get("total") is not None:  # already counted (the summary's officers)
+            return int(self._query_args["total"])
         sub = self._query_args["select"].order_by(None).subquery()
         return int(db.session.execute(sa.select(sa.func.count()).select_from(sub)).scalar() or 0)
 
@@ -175,9 +177,13 @@ def workload_select(user: User, filters: WorkloadFilters, today: dt.date) -> sa.
     return query.order_by(*order, User.id)
 
 
-def workload_page(user: User, filters: WorkloadFilters, today: dt.date, page: int | None = None) -> RowPagination:
-    """A page of workload rows."""
-    return RowPagination(select=workload_select(user, filters, today), page=page, per_page=PER_PAGE, error_out=False)
+def workload_page(
+    user: User, filters: WorkloadFilters, today: dt.date, page: int | None = None, *, total: int | None = None
+) -> RowPagination:
+    """A page of workload rows (`total`: the number of rows when known, which saves counting them)."""
+    return RowPagination(
+        select=workload_select(user, filters, today), total=total, page=page, per_page=PER_PAGE, error_out=False
+    )
 
 
 def workload_summary(user: User, filters: WorkloadFilters, today: dt.date) -> WorkloadSummary:
