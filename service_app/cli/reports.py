@@ -12,10 +12,9 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from ..domain.quarters import Quarter
 from ..exports.services import streets_by_name
 from ..exports.workbook import save_atomically
-from ..reports.services import default_report_quarter, quarter_report
+from ..reports.services import quarter_report, report_quarter
 from ..reports.workbook import quarter_workbook
 from ..roster.xlsx import workbook_bytes
 
@@ -34,7 +33,7 @@ def _fail(message: str) -> None:
 def quarter_command(output: Path, quarter: str | None, street: str | None) -> None:
     """Write the quarter report (说明, 汇总, one sheet per street) to OUTPUT (.xlsx)."""
     try:
-        chosen = Quarter.parse(quarter) if quarter else default_report_quarter()
+        chosen = report_quarter(quarter)
     except ValueError:
         _fail(f"not a quarter: {quarter} (use a form such as 2026Q3)")
         return

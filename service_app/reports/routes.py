@@ -6,7 +6,6 @@ from flask import Response, abort, current_app, flash, redirect, render_template
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from ..domain.quarters import Quarter
 from ..roster.xlsx import workbook_bytes
 from ..scoping import visible_streets
 from ..security import attachment_header, db_id
@@ -16,8 +15,8 @@ from .services import (
     TIER_KEYS,
     QuarterReport,
     ReportError,
-    default_report_quarter,
     quarter_report,
+    report_quarter,
     report_quarters,
 )
 from .workbook import quarter_file_name, quarter_workbook
@@ -29,7 +28,7 @@ def _requested_report() -> QuarterReport | None:
     """The report the query string asks for; None when the quarter cannot be read (flashed)."""
     text = request.args.get("quarter", "").strip()
     try:
-        quarter = Quarter.parse(text[:20]) if text else default_report_quarter()
+        quarter = report_quarter(text[:20])
     except ValueError:
         flash(_("Enter a quarter such as 2026Q3."), "danger")
         return None

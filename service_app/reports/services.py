@@ -204,6 +204,15 @@ def default_report_quarter() -> Quarter:
     return Quarter.parse(latest) if latest else Quarter.of(china_today())
 
 
+def report_quarter(text: str | None) -> Quarter:
+    """The quarter asked for (any accepted form), or the default; ValueError when it cannot be read
+    or has no year before it to compare with."""
+    quarter = Quarter.parse(text) if text else default_report_quarter()
+    if quarter.year <= 1900:
+        raise ValueError(f"{quarter.key} has no year before it to compare with")
+    return quarter
+
+
 def report_streets(user: User | None, street_id: int | None = None) -> list[Street]:
     """The streets a report covers: those the user sees (None: all), or the one asked for."""
     query = sa.select(Street).order_by(Street.id)

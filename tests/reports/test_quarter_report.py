@@ -352,7 +352,11 @@ def test_cli_one_street(runner, ctx, generated, tmp_path):
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(["--street", "不存在街道"], "no street named"), (["--quarter", "2026Q9"], "not a quarter")],
+    [
+        (["--street", "不存在街道"], "no street named"),
+        (["--quarter", "2026Q9"], "not a quarter"),
+        (["--quarter", "1900Q1"], "not a quarter"),
+    ],
 )
 def test_cli_refuses_bad_input(runner, ctx, generated, tmp_path, args, message):
     result = runner.invoke(args=["report", "quarter", "-o", str(tmp_path / "x.xlsx"), *args])

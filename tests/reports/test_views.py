@@ -106,7 +106,7 @@ def test_download_for_everyone_and_one_street(client, auth, generated):
     ]
 
 
-@pytest.mark.parametrize("quarter", ["2026Q9", "nonsense", "x" * 500])
+@pytest.mark.parametrize("quarter", ["2026Q9", "nonsense", "x" * 500, "1900Q2"])
 def test_a_bad_quarter_is_a_message_not_an_error(client, auth, generated, quarter):
     auth.login("o1")
     response = client.get(f"/reports/quarter?quarter={quarter}", follow_redirects=True)
