@@ -98,8 +98,10 @@ def register_blueprints(app: Flask) -> None:
     from .firms import bp as firms_bp
     from .followups import bp as followups_bp
     from .main import bp as main_bp
+    from .reports import bp as reports_bp
     from .roster import bp as roster_bp
     from .tiers import bp as tiers_bp
+    from .workload import bp as workload_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
@@ -110,6 +112,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(followups_bp, url_prefix="/followups")
     app.register_blueprint(requests_bp, url_prefix="/requests")
     app.register_blueprint(exports_bp, url_prefix="/exports")
+    app.register_blueprint(workload_bp, url_prefix="/workload")
+    app.register_blueprint(reports_bp, url_prefix="/reports")
 
 
 def register_errorhandlers(app: Flask) -> None:

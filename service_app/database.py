@@ -1,11 +1,16 @@
-"""Engine settings that depend on the database: SQLite's WAL, busy timeout and transactions."""
+"""What depends on the database: SQLite's WAL, busy timeout and transactions, and the few SQL
+date expressions SQLite and PostgreSQL spell differently."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from .extensions import db
 
@@ -45,3 +50,41 @@ def begin_writing() -> None:
     first thing in a job; inside a transaction already begun it changes nothing."""
     if not db.session().in_transaction():
         db.session.connection(execution_options={"sqlite_immediate": True})
+
+
+class china_date(FunctionElement[Any]):
+    """SQL: the Asia/Shanghai calendar day of a UTC timestamp column (timestamps are stored in UTC)."""
+
+    type = sa.Date()
+    name = "china_date"
+    inherit_cache = True
+
+
+@compiles(china_date, "sqlite")
+def _china_date_sqlite(element: china_date, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"date({compiler.process(element.clauses, **kw)}, '+8 hours')"
+
+
+@compiles(china_date, "postgresql")
+def _china_date_postgresql(element: china_date, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST(timezone('Asia/Shanghai', {compiler.process(element.clauses, **kw)}) AS DATE)"
+
+
+class days_between(FunctionElement[Any]):
+    """SQL: whole days from the first date to the second (negative when the second is earlier)."""
+
+    type = sa.Integer()
+    name = "days_between"
+    inherit_cache = True
+
+
+@compiles(days_between, "sqlite")
+def _days_between_sqlite(element: days_between, compiler: SQLCompiler, **kw: Any) -> str:
+    first, second = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"CAST(julianday({second}) - julianday({first}) AS INTEGER)"
+
+
+@compiles(days_between, "postgresql")
+def _days_between_postgresql(element: days_between, compiler: SQLCompiler, **kw: Any) -> str:
+    first, second = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"({second} - {first})"

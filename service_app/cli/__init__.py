@@ -1,4 +1,4 @@
-"""Command-line groups: `flask --app wsgi users|firms|demo …`."""
+"""Command-line groups: `flask --app wsgi users|firms|demo|roster|tiers|followups|report|scheduler …`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from ..scheduler import scheduler_cli
 from .demo import demo_cli
 from .firms import firms_cli
 from .followups import followups_cli
+from .reports import report_cli
 from .roster import roster_cli
 from .tiers import tiers_cli
 from .users import users_cli
@@ -15,5 +16,5 @@ from .users import users_cli
 
 def register(app: Flask) -> None:
     """Attach every command group to the app."""
-    for group in (users_cli, firms_cli, demo_cli, roster_cli, tiers_cli, followups_cli, scheduler_cli):
+    for group in (users_cli, firms_cli, demo_cli, roster_cli, tiers_cli, followups_cli, report_cli, scheduler_cli):
         app.cli.add_command(group)
