@@ -41,7 +41,7 @@ def check_workers(database_uri: str | None, workers: int) -> None:
 
 def check_secret_key(config: Any) -> None:
     """Production never runs on a generated key: sessions must survive a redeploy and a second machine."""
-    if config.get("APP_ENV") == "production" and not config.get("SECRET_KEY"):
+    if str(config.get("APP_ENV") or "").strip().lower() == "production" and not config.get("SECRET_KEY"):
         raise ConfigurationError(
             "SECRET_KEY is not set: with APP_ENV=production the app does not start without one. "
             "Set it to a long random value, e.g. the output of "

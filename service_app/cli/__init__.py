@@ -1,10 +1,11 @@
-"""Command-line groups: `flask --app wsgi users|firms|demo …`."""
+"""Command-line groups: `flask --app wsgi users|firms|demo …`, and `backup`."""
 
 from __future__ import annotations
 
 from flask import Flask
 
 from ..scheduler import scheduler_cli
+from .backup import backup_command
 from .demo import demo_cli
 from .firms import firms_cli
 from .followups import followups_cli
@@ -17,3 +18,4 @@ def register(app: Flask) -> None:
     """Attach every command group to the app."""
     for group in (users_cli, firms_cli, demo_cli, roster_cli, tiers_cli, followups_cli, scheduler_cli):
         app.cli.add_command(group)
+    app.cli.add_command(backup_command)
