@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import format_time
@@ -50,7 +51,7 @@ def login():
 def lockout_message(lockout: Lockout) -> str:
     """What a locked-out person reads: which lock, until when (local time), in how many minutes."""
     until = format_time(dt.datetime.fromtimestamp(lockout.retry_at, dt.UTC), "HH:mm")
-    minutes = max(1, -(-lockout.retry_after // 60))
+    minutes = math.ceil(lockout.retry_after / 60)
     if lockout.scope == "account":
         return _(
             "Too many failed sign-ins for this account: it is locked until %(time)s (about %(minutes)s min). "
