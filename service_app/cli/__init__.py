@@ -1,10 +1,12 @@
-"""Command-line groups: `flask --app wsgi users|firms|demo|roster|tiers|followups|report|scheduler …`."""
+"""Command-line groups: `flask --app wsgi users|firms|demo|roster|tiers|followups|report|scheduler …`,
+and `backup`."""
 
 from __future__ import annotations
 
 from flask import Flask
 
 from ..scheduler import scheduler_cli
+from .backup import backup_command
 from .demo import demo_cli
 from .firms import firms_cli
 from .followups import followups_cli
@@ -18,3 +20,4 @@ def register(app: Flask) -> None:
     """Attach every command group to the app."""
     for group in (users_cli, firms_cli, demo_cli, roster_cli, tiers_cli, followups_cli, report_cli, scheduler_cli):
         app.cli.add_command(group)
+    app.cli.add_command(backup_command)

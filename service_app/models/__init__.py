@@ -14,8 +14,10 @@ from .followups import (
     Visit,
 )
 from .imports import ImportBatch, ImportItem, ImportMapping, ImportMode, ImportStatus, ImportUpload, ItemAction
+from .jobs import JobRun, JobRunStatus
 from .notifications import Notification
 from .places import Building, Street
+from .ratelimits import RateLimitCounter
 from .tiers import ProposalItem, ProposalStatus, RuleSetVersion, TierAssignment, TierOverride, TierProposal
 from .users import User, user_streets
 
@@ -36,11 +38,14 @@ __all__ = [
     "ImportStatus",
     "ImportUpload",
     "ItemAction",
+    "JobRun",
+    "JobRunStatus",
     "Notification",
     "PackStatus",
     "ProposalItem",
     "ProposalStatus",
     "QuarterlyMetric",
+    "RateLimitCounter",
     "RequestCategoryLimit",
     "RequestStep",
     "RuleSetVersion",
