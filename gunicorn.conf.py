@@ -10,7 +10,7 @@ import os
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")  # nginx in front (deploy/nginx.conf)
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * (os.cpu_count() or 1) + 1)
-# The firm list's in-request Excel export of 30,000 firms takes ≈10 s, an import preview a few.
+# An import preview of a large roster takes a few seconds (large exports run in the background).
 timeout = 120
 graceful_timeout = 30
 # A fresh worker now and then returns what a large import left on the heap.
