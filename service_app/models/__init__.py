@@ -16,6 +16,7 @@ from .followups import (
 from .imports import ImportBatch, ImportItem, ImportMapping, ImportMode, ImportStatus, ImportUpload, ItemAction
 from .notifications import Notification
 from .places import Building, Street
+from .targets import IndicatorTarget
 from .tiers import ProposalItem, ProposalStatus, RuleSetVersion, TierAssignment, TierOverride, TierProposal
 from .users import User, user_streets
 
@@ -34,6 +35,7 @@ __all__ = [
     "ImportMode",
     "ImportStatus",
     "ImportUpload",
+    "IndicatorTarget",
     "ItemAction",
     "Notification",
     "PackStatus",

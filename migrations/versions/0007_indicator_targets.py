@@ -1,0 +1,35 @@
+"""indicator targets
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-11-26 08:00:00.000000
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = '0007'
+down_revision = '0006'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table('indicator_targets',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('metric', sa.Enum('revenue_growth', 'tax_growth', 'digital_growth', 'rd_intensity', name='indicatormetric', native_enum=False, create_constraint=True, length=16), nullable=False),
+    sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('threshold', sa.Numeric(precision=8, scale=2), nullable=False),
+    sa.Column('updated_by_id', sa.Integer(), nullable=True),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['updated_by_id'], ['users.id'], name=op.f('fk_indicator_targets_updated_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_indicator_targets')),
+    sa.UniqueConstraint('year', 'metric', name=op.f('uq_indicator_targets_year_metric'))
+    )
+
+
+def downgrade():
+    op.drop_table('indicator_targets')
