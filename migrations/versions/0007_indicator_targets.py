@@ -1,4 +1,4 @@
-"""indicator targets
+"""indicator targets; the quarter index of metrics carries the dashboard's figures
 
 Revision ID: 0007
 Revises: 0006
@@ -29,7 +29,14 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_indicator_targets')),
     sa.UniqueConstraint('year', 'metric', name=op.f('uq_indicator_targets_year_metric'))
     )
+    with op.batch_alter_table('quarterly_metrics', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_quarterly_metrics_quarter'))
+        batch_op.create_index('ix_quarterly_metrics_quarter_figures', ['quarter', 'firm_id', 'revenue', 'tax', 'rd_spend'], unique=False)
 
 
 def downgrade():
+    with op.batch_alter_table('quarterly_metrics', schema=None) as batch_op:
+        batch_op.drop_index('ix_quarterly_metrics_quarter_figures')
+        batch_op.create_index(batch_op.f('ix_quarterly_metrics_quarter'), ['quarter'], unique=False)
+
     op.drop_table('indicator_targets')

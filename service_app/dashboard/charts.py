@@ -14,7 +14,7 @@ from ..domain.followups import RequestCategory, Satisfaction
 from ..domain.indicators import growth_percent, indicator_status, share_percent
 from ..domain.tiers import Chain, Role, Tier
 from ..i18n import CHAIN_LABELS, REQUEST_CATEGORY_LABELS, SATISFACTION_LABELS, TIER_LABELS
-from .services import Dashboard
+from .services import TREND_QUARTERS, Dashboard
 
 #: Tier keys in display order; 'none' is a firm not assessed yet.
 TIER_KEYS = [t.value for t in Tier] + ["none"]
@@ -255,9 +255,9 @@ def key_trend(board: Dashboard) -> ChartTable:
     latest = board.data_quarter
     if latest is None:
         return table
-    for quarter in latest.trailing(8):
-        now = board.totals([quarter.key], key=True)
-        before = board.totals([(quarter - 4).key], key=True)
+    for quarter in latest.trailing(TREND_QUARTERS):
+        now = board.totals([quarter.key], "key")
+        before = board.totals([(quarter - 4).key], "key")
         table.add(
             [
                 quarter.key,
