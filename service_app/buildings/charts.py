@@ -4,16 +4,15 @@ its tax-per-m² trend."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from flask import url_for
 from flask_babel import gettext as _
 
-from ..charts import TIER_COLOURS, ChartTable, Column, to_float
+from ..charts import TIER_COLOURS, ChartTable, Column
 from ..dashboard.charts import TIER_KEYS, tier_label
-from ..domain.indicators import YIYUAN_TAX, building_class, share_percent
+from ..domain.indicators import YIYUAN_TAX, share_percent
 from ..domain.quarters import Quarter
-from .services import YUAN_PER_WAN
+from .services import YUAN_PER_WAN, BuildingFigures
 
 #: How many buildings the ranking chart shows.
 TOP = 20
@@ -24,7 +23,7 @@ def mark_label(mark: str) -> str:
     return {"yiyuan": _("100-million building"), "candidate": _("100-million candidate")}.get(mark, "")
 
 
-def ranking_table(rows: Sequence[Any], name: str, title: str) -> ChartTable:
+def ranking_table(rows: Sequence[BuildingFigures], name: str, title: str) -> ChartTable:
     """Buildings with their rank, firms, TTM tax and tax per m² (元), as the ranking shows them."""
     table = ChartTable(
         name,
@@ -57,14 +56,14 @@ def ranking_table(rows: Sequence[Any], name: str, title: str) -> ChartTable:
                 row.tax_ttm,
                 row.growth,
                 row.per_m2,
-                mark_label(building_class(to_float(row.tax_ttm))),
+                mark_label(row.mark),
             ],
             url_for("buildings.detail", building_id=row.id),
         )
     return table
 
 
-def yiyuan_table(rows: Sequence[Any]) -> ChartTable:
+def yiyuan_table(rows: Sequence[BuildingFigures]) -> ChartTable:
     """亿元楼 and candidates, with what each candidate still lacks."""
     table = ChartTable(
         "yiyuan",
@@ -81,9 +80,9 @@ def yiyuan_table(rows: Sequence[Any]) -> ChartTable:
         options={"colors": ["#b02a37"]},
     )
     for row in rows:
-        tax = to_float(row.tax_ttm) or 0.0
+        tax = row.tax_ttm or 0.0
         table.add(
-            [row.name, row.street, tax, max(YIYUAN_TAX - tax, 0.0), mark_label(building_class(tax))],
+            [row.name, row.street, tax, max(YIYUAN_TAX - tax, 0.0), mark_label(row.mark)],
             url_for("buildings.detail", building_id=row.id),
         )
     return table

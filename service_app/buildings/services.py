@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from flask_sqlalchemy.pagination import SelectPagination
+from flask_sqlalchemy.pagination import Pagination, SelectPagination
 
 from ..charts import to_float
-from ..domain.indicators import CANDIDATE_TAX, YIYUAN_TAX
+from ..domain.indicators import building_class
 from ..domain.quarters import Quarter
 from ..domain.tiers import Tier
 from ..extensions import db
@@ -23,8 +23,8 @@ from ..scoping import firm_scope, street_ids_for
 
 #: 元 in a 万元: tax per m² is shown in 元.
 YUAN_PER_WAN = 10_000
-#: Sort orders of the ranking: column, and whether the largest comes first.
-SORTS = ("per_m2", "tax", "growth", "firms", "name")
+#: Sort orders of the ranking.
+SORTS = ("per_m2", "tax_ttm", "growth", "firms", "name")
 
 
 class RowPagination(SelectPagination):
@@ -53,7 +53,7 @@ def ttm_keys(latest: Quarter) -> tuple[list[str], list[str]]:
     return [q.key for q in latest.trailing(4)], [q.key for q in (latest - 4).trailing(4)]
 
 
-def figures(user: User, latest: Quarter | None) -> sa.Subquery:
+def figures_query(user: User, latest: Quarter | None) -> sa.Select[Any]:
     """Every building in scope with its firms, key firms, TTM tax, TTM tax a year earlier, tax per
     m² and rank by tax per m² (1 = highest; buildings without tax or area come last, unranked)."""
     scope = firm_scope(user)
@@ -67,13 +67,14 @@ def figures(user: User, latest: Quarter | None) -> sa.Subquery:
         .group_by(Firm.building_id)
         .subquery()
     )
-    now, before = ttm_keys(latest) if latest else ([], [])
+    now, before = ttm_keys(latest) if latest else ([""], [""])
     m = QuarterlyMetric
     taxes = (
         sa.select(
             Firm.building_id.label("building_id"),
-            sa.func.sum(sa.case((m.quarter.in_(now), m.tax))).label("tax_ttm"),
-            sa.func.sum(sa.case((m.quarter.in_(before), m.tax))).label("tax_before"),
+            # Ranges, not IN lists: a comparison per row instead of a lookup.
+            sa.func.sum(sa.case((m.quarter >= now[0], m.tax))).label("tax_ttm"),
+            sa.func.sum(sa.case((m.quarter < now[0], m.tax))).label("tax_before"),
         )
         .join(Firm, Firm.id == m.firm_id)
         .where(scope, Firm.building_id.is_not(None), m.quarter.between(before[0], now[-1]) if latest else sa.false())
@@ -88,27 +89,76 @@ def figures(user: User, latest: Quarter | None) -> sa.Subquery:
     )
     return (
         sa.select(
-            Building.id.label("id"),
-            Building.name.label("name"),
-            Building.street_id.label("street_id"),
+            Building.id,
+            Building.name,
+            Building.street_id,
             Street.name.label("street"),
-            Building.floor_area_m2.label("area"),
-            Building.is_key.label("is_key"),
-            Building.is_star.label("is_star"),
-            sa.func.coalesce(counts.c.firms, 0).label("firms"),
-            sa.func.coalesce(counts.c.key_firms, 0).label("key_firms"),
-            taxes.c.tax_ttm.label("tax_ttm"),
-            taxes.c.tax_before.label("tax_before"),
-            growth.label("growth"),
-            per_m2.label("per_m2"),
-            sa.case((per_m2.is_not(None), sa.func.rank().over(order_by=per_m2.desc().nulls_last()))).label("rank"),
+            Building.floor_area_m2,
+            Building.is_key,
+            Building.is_star,
+            sa.func.coalesce(counts.c.firms, 0),
+            sa.func.coalesce(counts.c.key_firms, 0),
+            taxes.c.tax_ttm,
+            taxes.c.tax_before,
+            growth,
+            per_m2,
+            sa.case((per_m2.is_not(None), sa.func.rank().over(order_by=per_m2.desc().nulls_last()))),
         )
         .join(Street, Street.id == Building.street_id)
         .outerjoin(counts, counts.c.building_id == Building.id)
         .outerjoin(taxes, taxes.c.building_id == Building.id)
         .where(building_scope(user))
-        .subquery()
     )
+
+
+@dataclass(frozen=True)
+class BuildingFigures:
+    """One building's figures over the last four quarters (money in 万元, tax per m² in 元)."""
+
+    id: int
+    name: str
+    street_id: int
+    street: str
+    area: float | None
+    is_key: bool
+    is_star: bool
+    firms: int
+    key_firms: int
+    tax_ttm: float | None
+    tax_before: float | None
+    growth: float | None  # percent, TTM tax against the TTM a year earlier
+    per_m2: float | None
+    rank: int | None  # by tax per m² among the buildings in scope
+
+    @property
+    def mark(self) -> str:
+        """'yiyuan' (亿元楼), 'candidate' or ''."""
+        return building_class(self.tax_ttm)
+
+
+def building_figures(user: User, latest: Quarter | None) -> list[BuildingFigures]:
+    """Every building in scope with its figures, in one aggregate query (a platform has hundreds of
+    buildings, not tens of thousands: the ranking page filters, sorts and pages this list)."""
+    rows = db.session.execute(figures_query(user, latest)).all()
+    return [
+        BuildingFigures(
+            id=row[0],
+            name=row[1],
+            street_id=row[2],
+            street=row[3],
+            area=to_float(row[4]),
+            is_key=bool(row[5]),
+            is_star=bool(row[6]),
+            firms=row[7],
+            key_firms=row[8],
+            tax_ttm=to_float(row[9]),
+            tax_before=to_float(row[10]),
+            growth=to_float(row[11]),
+            per_m2=to_float(row[12]),
+            rank=row[13],
+        )
+        for row in rows
+    ]
 
 
 @dataclass(frozen=True)
@@ -121,54 +171,65 @@ class RankingFilters:
     sort: str = "per_m2"
 
 
-def ranking_query(ranked: sa.Subquery, filters: RankingFilters) -> sa.Select[Any]:
-    """The ranked buildings, searched, filtered and ordered (ties by name)."""
-    query = sa.select(ranked)
-    if filters.q:
-        query = query.where(ranked.c.name.contains(filters.q, autoescape=True))
-    if filters.street_id:
-        query = query.where(ranked.c.street_id == filters.street_id)
-    if filters.mark == "yiyuan":
-        query = query.where(ranked.c.tax_ttm >= YIYUAN_TAX)
-    elif filters.mark == "candidate":
-        query = query.where(ranked.c.tax_ttm >= CANDIDATE_TAX, ranked.c.tax_ttm < YIYUAN_TAX)
-    elif filters.mark == "key":
-        query = query.where(ranked.c.is_key.is_(True))
-    elif filters.mark == "star":
-        query = query.where(ranked.c.is_star.is_(True))
+def _matches(building: BuildingFigures, filters: RankingFilters) -> bool:
+    if filters.q and filters.q.casefold() not in building.name.casefold():
+        return False
+    if filters.street_id and building.street_id != filters.street_id:
+        return False
+    if filters.mark in ("yiyuan", "candidate"):
+        return building.mark == filters.mark
+    if filters.mark == "key":
+        return building.is_key
+    if filters.mark == "star":
+        return building.is_star
+    return True
+
+
+def ranking(buildings: list[BuildingFigures], filters: RankingFilters) -> list[BuildingFigures]:
+    """The buildings that match, in the chosen order (largest first, missing figures last; ties by name)."""
+    found = [b for b in buildings if _matches(b, filters)]
     if filters.sort == "name":
-        return query.order_by(ranked.c.name, ranked.c.id)
-    column = {"tax": ranked.c.tax_ttm, "growth": ranked.c.growth, "firms": ranked.c.firms}.get(
-        filters.sort, ranked.c.per_m2
-    )
-    return query.order_by(column.desc().nulls_last(), ranked.c.name, ranked.c.id)
+        return sorted(found, key=lambda b: (b.name, b.id))
+    field = filters.sort if filters.sort in ("tax_ttm", "growth", "firms") else "per_m2"
+
+    def order(building: BuildingFigures) -> tuple[bool, float, str, int]:
+        value = getattr(building, field)
+        return (value is None, -(value or 0), building.name, building.id)
+
+    return sorted(found, key=order)
 
 
-def yiyuan_buildings(ranked: sa.Subquery) -> list[Any]:
+def yiyuan_buildings(buildings: list[BuildingFigures]) -> list[BuildingFigures]:
     """亿元楼 and their candidates (TTM tax ≥ 8,000万元), most tax first."""
-    return list(
-        db.session.execute(
-            sa.select(ranked).where(ranked.c.tax_ttm >= CANDIDATE_TAX).order_by(ranked.c.tax_ttm.desc(), ranked.c.name)
-        ).all()
-    )
+    marked = [b for b in buildings if b.mark]
+    return sorted(marked, key=lambda b: (-(b.tax_ttm or 0), b.name))
 
 
-def ranking_totals(ranked: sa.Subquery) -> Any:
+def ranking_totals(buildings: list[BuildingFigures]) -> dict[str, Any]:
     """Buildings, firms in them, their TTM tax, 亿元楼 and candidates, in scope."""
-    return db.session.execute(
-        sa.select(
-            sa.func.count(),
-            sa.func.coalesce(sa.func.sum(ranked.c.firms), 0),
-            sa.func.sum(ranked.c.tax_ttm),
-            sa.func.count().filter(ranked.c.tax_ttm >= YIYUAN_TAX),
-            sa.func.count().filter(ranked.c.tax_ttm >= CANDIDATE_TAX, ranked.c.tax_ttm < YIYUAN_TAX),
-        )
-    ).one()
+    taxes = [b.tax_ttm for b in buildings if b.tax_ttm is not None]
+    return {
+        "buildings": len(buildings),
+        "firms": sum(b.firms for b in buildings),
+        "tax": sum(taxes) if taxes else None,
+        "yiyuan": sum(1 for b in buildings if b.mark == "yiyuan"),
+        "candidates": sum(1 for b in buildings if b.mark == "candidate"),
+    }
 
 
-def building_row(ranked: sa.Subquery, building_id: int) -> Any | None:
-    """One building's figures and rank, or None when it is not in scope."""
-    return db.session.execute(sa.select(ranked).where(ranked.c.id == building_id)).first()
+class ListPagination(Pagination):
+    """A page of a list already in memory, for the pager macro (like db.paginate's pages)."""
+
+    def _query_items(self) -> list[Any]:
+        return list(self._query_args["items"][self._query_offset : self._query_offset + self.per_page])
+
+    def _query_count(self) -> int:
+        return len(self._query_args["items"])
+
+
+def paginate_list(items: list[Any], page: int, per_page: int) -> ListPagination:
+    """One page of a list."""
+    return ListPagination(items=items, page=page, per_page=per_page, error_out=False)
 
 
 def tier_mix(user: User, building_id: int) -> dict[str, int]:
