@@ -86,6 +86,8 @@ def register_blueprints(app: Flask) -> None:
     """Mount each feature's blueprint."""
     from .admin import bp as admin_bp
     from .auth import bp as auth_bp
+    from .buildings import bp as buildings_bp
+    from .dashboard import bp as dashboard_bp
     from .exports import bp as exports_bp
     from .firm_requests import bp as requests_bp
     from .firms import bp as firms_bp
@@ -97,6 +99,7 @@ def register_blueprints(app: Flask) -> None:
     from .workload import bp as workload_bp
 
     app.register_blueprint(main_bp)
+    app.register_blueprint(dashboard_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(firms_bp, url_prefix="/firms")
     app.register_blueprint(admin_bp, url_prefix="/admin")
@@ -107,6 +110,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(exports_bp, url_prefix="/exports")
     app.register_blueprint(workload_bp, url_prefix="/workload")
     app.register_blueprint(reports_bp, url_prefix="/reports")
+    app.register_blueprint(buildings_bp, url_prefix="/buildings")
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -26,7 +26,7 @@ def login():
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
     if current_user.is_authenticated:
-        return redirect(safe_next_path(form.next.data, url_for("main.index")))
+        return redirect(safe_next_path(form.next.data, url_for("dashboard.index")))
     if form.validate_on_submit():
         try:
             user = authenticate(form.username.data.strip(), form.password.data, request.remote_addr or "")
@@ -44,7 +44,7 @@ def login():
         if lang:
             session["lang"] = lang
         login_user(user, remember=form.remember.data)
-        return redirect(safe_next_path(form.next.data, url_for("main.index")))
+        return redirect(safe_next_path(form.next.data, url_for("dashboard.index")))
     return render_template("auth/login.html", form=form)
 
 

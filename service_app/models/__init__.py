@@ -18,6 +18,7 @@ from .jobs import JobRun, JobRunStatus
 from .notifications import Notification
 from .places import Building, Street
 from .ratelimits import RateLimitCounter
+from .targets import IndicatorTarget
 from .tiers import ProposalItem, ProposalStatus, RuleSetVersion, TierAssignment, TierOverride, TierProposal
 from .users import User, user_streets
 
@@ -37,6 +38,7 @@ __all__ = [
     "ImportMode",
     "ImportStatus",
     "ImportUpload",
+    "IndicatorTarget",
     "ItemAction",
     "JobRun",
     "JobRunStatus",
