@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-e2e lint format translations catalogues db-upgrade demo clean
+.PHONY: run serve test test-e2e lint format translations catalogues db-upgrade demo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,13 @@ run: translations demo
 	$(FLASK) scheduler run & scheduler=$$!; \
 	trap 'kill $$scheduler 2>/dev/null' EXIT INT TERM; \
 	$(FLASK) run --host $(HOST) --port $(PORT)
+
+## serve: production-style against DATABASE_URL: gunicorn (gunicorn.conf.py: 2 × cores + 1 workers,
+## or WEB_CONCURRENCY; SQLite allows one) on BIND (127.0.0.1:8000), the scheduler in its own process
+serve: translations db-upgrade
+	$(FLASK) scheduler run & scheduler=$$!; \
+	trap 'kill $$scheduler 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
 
 ## test: the whole suite (end-to-end tests too, when Chromium is installed)
 test: $(VENV)/.dev translations

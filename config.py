@@ -15,10 +15,17 @@ def normalise_database_url(url: str | None) -> str | None:
     return url
 
 
+def _int_env(name: str, default: int = 0) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
 class Config:
     """Production-safe defaults."""
 
-    #: None: create_app generates one once into instance/secret_key.
+    #: `production` makes a missing SECRET_KEY fatal at start-up; anything else is development.
+    APP_ENV = os.environ.get("APP_ENV", "development").strip().lower()
+    #: None: create_app generates one once into instance/secret_key (never in production).
     SECRET_KEY = os.environ.get("SECRET_KEY")
     #: None: create_app uses SQLite in instance/service.db.
     SQLALCHEMY_DATABASE_URI = normalise_database_url(os.environ.get("DATABASE_URL"))
@@ -51,6 +58,24 @@ class Config:
     MAIL_SENDER = os.environ.get("MAIL_SENDER", "noreply@localhost")
     #: The address links in e-mails and the calendar feed point to, e.g. https://qy.example.cn.
     PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000")
+    #: How many proxies (nginx: 1) set each X-Forwarded-* header; 0 trusts none (werkzeug ProxyFix).
+    PROXY_FIX_X_FOR = _int_env("PROXY_FIX_X_FOR")
+    PROXY_FIX_X_PROTO = _int_env("PROXY_FIX_X_PROTO")
+    PROXY_FIX_X_HOST = _int_env("PROXY_FIX_X_HOST")
+    PROXY_FIX_X_PREFIX = _int_env("PROXY_FIX_X_PREFIX")
+    #: Web worker processes serving the app (gunicorn.conf.py sets it); SQLite allows one.
+    WEB_CONCURRENCY = _int_env("WEB_CONCURRENCY", 1)
+    #: Failed sign-ins are counted here: Redis when REDIS_URL is set, else the app's database.
+    REDIS_URL = os.environ.get("REDIS_URL")
+    RATELIMIT_STORAGE_URI = REDIS_URL or "servicedb://"
+    RATELIMIT_STRATEGY = "fixed-window"
+    #: Prefix of every counter's key, so two apps can share one Redis.
+    RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "service_app")
+    #: Failed sign-ins allowed per account, and per client address, before sign-in is locked.
+    LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")
+    LOGIN_LIMIT_PER_ADDRESS = os.environ.get("LOGIN_LIMIT_PER_ADDRESS", "20 per 15 minutes")
+    #: How often a standby scheduler tries to become the leader, in seconds.
+    SCHEDULER_LEADER_RETRY_SECONDS = float(os.environ.get("SCHEDULER_LEADER_RETRY_SECONDS", "5"))
 
 
 class TestConfig(Config):
@@ -62,3 +87,8 @@ class TestConfig(Config):
     SECRET_KEY = "test-secret-key"  # noqa: S105 - tests only
     SQLALCHEMY_DATABASE_URI = normalise_database_url(os.environ.get("TEST_DATABASE_URL"))
     SERVER_NAME = None
+    APP_ENV = "testing"
+    WEB_CONCURRENCY = 1
+    PROXY_FIX_X_FOR = PROXY_FIX_X_PROTO = PROXY_FIX_X_HOST = PROXY_FIX_X_PREFIX = 0
+    # Counters live in the test's rolled-back transaction; tests of Redis storage set their own.
+    RATELIMIT_STORAGE_URI = "servicedb://"

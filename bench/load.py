@@ -133,7 +133,7 @@ def start_server(database_url: str, workers: int, port: int, log: Path) -> subpr
         "APP_ENV": "production",
         "EXPORT_FOLDER": str(log.parent / "exports"),
         # The load signs 50 users in from one address within seconds: not an attack to refuse.
-        "LOGIN_LIMIT_PER_ADDRESS": "100000",
+        "LOGIN_LIMIT_PER_ADDRESS": "100000 per 15 minutes",
     }
     command = [
         str(Path(sys.executable).parent / "gunicorn"),

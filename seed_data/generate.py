@@ -496,8 +496,11 @@ def percentile_ranks(values: dict[int, float]) -> dict[int, float]:
     return result
 
 
-def assign_tiers(rng: random.Random, firms: list[dict], metrics: dict[int, list[dict]]) -> None:
-    """The demo's initial 2026Q3 tiers: a percentile score per pool, then the standing rules."""
+def assign_tiers(
+    rng: random.Random, firms: list[dict], metrics: dict[int, list[dict]], quarter: Quarter = ASSESSED_QUARTER
+) -> None:
+    """The demo's tiers for `quarter` (2026Q3: the initial ones): a percentile score per pool from
+    the metrics up to that quarter, then the standing rules."""
     indicators: dict[str, dict[int, float]] = {
         "tax_per_m2": {},
         "tax_per_mu": {},
@@ -510,12 +513,12 @@ def assign_tiers(rng: random.Random, firms: list[dict], metrics: dict[int, list[
     facts: dict[int, dict] = {}
     for firm in firms:
         key = firm["_index"]
-        rows = {row["quarter"]: row for row in metrics[key]}
-        recent = [rows[q.key] for q in ASSESSED_QUARTER.trailing(4) if q.key in rows]
-        earlier = [rows[q.key] for q in (ASSESSED_QUARTER - 4).trailing(4) if q.key in rows]
+        rows = {row["quarter"]: row for row in metrics[key] if row["quarter"] <= quarter.key}
+        recent = [rows[q.key] for q in quarter.trailing(4) if q.key in rows]
+        earlier = [rows[q.key] for q in (quarter - 4).trailing(4) if q.key in rows]
         revenue = sum(float(r["revenue"]) for r in recent)
         tax = sum(float(r["tax"]) for r in recent)
-        last_two = [rows.get(q.key) for q in ASSESSED_QUARTER.trailing(2)]
+        last_two = [rows.get(q.key) for q in quarter.trailing(2)]
         facts[key] = {
             "quarters": len(rows),
             "revenue_ttm": revenue,
@@ -575,7 +578,7 @@ def assign_tiers(rng: random.Random, firms: list[dict], metrics: dict[int, list[
             share = (position + 1) / len(ordered)
             firms[key]["tier"] = next(tier for tier, cut in bands if share <= cut + 1e-9)
 
-    today = ASSESSED_QUARTER.first_day
+    today = quarter.first_day
     for firm in firms:
         key = firm["_index"]
         fact = facts[key]
@@ -598,6 +601,107 @@ def assign_tiers(rng: random.Random, firms: list[dict], metrics: dict[int, list[
             firm["tier"] = ""  # not yet assessed
 
 
+def tier_history(firms: list[dict], metrics: dict[int, list[dict]]) -> list[dict]:
+    """The quarter before's tiers (2026Q2) of the firms assessed in 2026Q3 that reported by then,
+    computed the same way, so the demo shows how firms moved between tiers."""
+    previous = ASSESSED_QUARTER - 1
+    copies = [dict(firm) for firm in firms]
+    assign_tiers(random.Random(SEED + 1), copies, metrics, previous)
+    rows = []
+    for firm, copy in zip(firms, copies, strict=True):
+        reported = any(row["quarter"] <= previous.key for row in metrics[firm["_index"]])
+        if firm["tier"] and copy["tier"] and reported:
+            rows.append({"credit_code": firm["credit_code"], "quarter": previous.key, "tier": copy["tier"]})
+    return rows
+
+
+#: Demo service officers (inactive until an admin sets a password): username, name, street.
+OFFICERS = [
+    ("zy_linping", "陈晓峰", "临平街道"),
+    ("zy_donghu", "李静", "东湖街道"),
+    ("zy_donghu2", "王浩", "东湖街道"),
+    ("zy_nanyuan", "张敏", "南苑街道"),
+    ("zy_nanyuan2", "刘洋", "南苑街道"),
+    ("zy_xingqiao", "赵磊", "星桥街道"),
+    ("zy_yunhe", "孙婷", "运河街道"),
+    ("zy_qiaosi", "周杰", "乔司街道"),
+    ("zy_chongxian", "吴雪", "崇贤街道"),
+    ("zy_tangqi", "郑凯", "塘栖镇"),
+]
+
+#: The platform's targets for the demo year: year, indicator, name, target (%).
+TARGETS = [
+    (2026, "revenue_growth", "平台营业收入增长", "10.00"),
+    (2026, "digital_growth", "数字经济核心产业营收增长", "12.00"),
+    (2026, "tax_growth", "税收收入增长", "8.00"),
+    (2026, "rd_intensity", "研发投入强度", "3.00"),
+]
+
+#: What firms ask for, per category: (category, weight per chain, descriptions).
+REQUEST_KINDS = [
+    ("ip", {"tech": 5, "fashion": 5, "trade": 1, "other": 1},
+     ["商标被仿冒，请求协助维权", "申请发明专利，需要代理机构对接", "外观设计专利纠纷咨询"]),
+    ("university", {"tech": 4, "fashion": 1, "trade": 1, "other": 1},
+     ["希望对接高校实验室开展联合研发", "需要与浙大团队共建研发中心"]),
+    ("tech_transfer", {"tech": 4, "fashion": 1, "trade": 1, "other": 1},
+     ["寻求高校科技成果转化项目", "技术合同登记与成果评价咨询"]),
+    ("mentor", {"tech": 2, "fashion": 2, "trade": 2, "other": 1},
+     ["初创团队希望匹配创业导师", "需要企业管理辅导"]),
+    ("financing", {"tech": 3, "fashion": 3, "trade": 4, "other": 2},
+     ["申请科技贷款贴息", "希望对接产业基金", "流动资金紧张，请求银企对接"]),
+    ("talent", {"tech": 4, "fashion": 3, "trade": 2, "other": 2},
+     ["高层次人才落户与子女入学咨询", "招聘技术工人困难", "申请人才公寓"]),
+    ("space", {"tech": 2, "fashion": 3, "trade": 3, "other": 3},
+     ["扩大办公面积，需要楼宇推荐", "厂房租金上涨，请求协调", "申请入驻孵化器"]),
+    ("policy", {"tech": 3, "fashion": 3, "trade": 3, "other": 2},
+     ["研发费用补助兑现进度", "规上企业奖励政策咨询", "跨境电商扶持资金申报"]),
+    ("other", {"tech": 1, "fashion": 1, "trade": 1, "other": 1}, ["周边交通与停车问题", "企业用电增容协调"]),
+]  # fmt: skip
+DEPARTMENTS = ["区市场监管局", "区科技局", "区人力社保局", "区金融办", "区经信局", "新城管委会企业服务中心"]
+RESOLUTIONS = ["已协调相关部门办结", "已对接到位，企业确认", "政策已兑现", "已提供咨询并跟进落实"]
+
+
+def build_requests(firms: list[dict]) -> list[dict]:
+    """About one request for every six assessed, active firms, received up to eight months ago,
+    at every step of the lifecycle (a few unresolved past their deadline). Days are counted back
+    from the day the demo is loaded, so it stays current."""
+    rng = random.Random(SEED + 2)
+    rows = []
+    for firm in firms:
+        if not firm["tier"] or firm["status"] != "active" or rng.random() >= 0.17:
+            continue
+        kinds = rng.sample(REQUEST_KINDS, k=1 if rng.random() < 0.85 else 2)
+        for category, weights, descriptions in kinds:
+            if rng.random() * 5 > weights[firm["chain"]] + 1:
+                continue
+            age = rng.randint(1, 240)
+            resolved_after = rng.randint(2, 30)
+            if age <= resolved_after + 3:
+                status = rng.choice(["received", "assigned", "in_progress"])
+            elif rng.random() < 0.08:
+                status = rng.choice(["assigned", "in_progress"])  # stuck: overdue
+            else:
+                status = rng.choices(["resolved", "revisited", "closed"], weights=[1, 2, 7])[0]
+            satisfaction = ""
+            if status in ("revisited", "closed"):
+                satisfaction = rng.choices(["satisfied", "mostly", "dissatisfied"], weights=[70, 22, 8])[0]
+            rows.append(
+                {
+                    "credit_code": firm["credit_code"],
+                    "category": category,
+                    "description": rng.choice(descriptions),
+                    "urgency": "urgent" if rng.random() < 0.1 else "normal",
+                    "received_days_ago": age,
+                    "status": status,
+                    "resolved_after_days": resolved_after if status in ("resolved", "revisited", "closed") else "",
+                    "department": rng.choice(DEPARTMENTS) if status != "received" else "",
+                    "resolution": rng.choice(RESOLUTIONS) if status in ("resolved", "revisited", "closed") else "",
+                    "satisfaction": satisfaction,
+                }
+            )
+    return rows
+
+
 def write_csv(path: Path, fieldnames: list[str], rows: list[dict]) -> None:
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=fieldnames, extrasaction="ignore", lineterminator="\n")
@@ -611,6 +715,10 @@ FIRM_FIELDS = [
     "is_abnormal", "has_serious_violation", "status", "contact_name", "contact_phone", "tier",
 ]  # fmt: skip
 METRIC_FIELDS = ["credit_code", "quarter", "revenue", "tax", "employees", "rd_spend", "floor_area_m2", "land_mu"]
+REQUEST_FIELDS = [
+    "credit_code", "category", "description", "urgency", "received_days_ago", "status", "resolved_after_days",
+    "department", "resolution", "satisfaction",
+]  # fmt: skip
 
 
 def main(target: Path = HERE) -> None:
@@ -624,6 +732,18 @@ def main(target: Path = HERE) -> None:
     write_csv(target / "buildings.csv", ["name", "street", "floor_area_m2", "is_key", "is_star"], buildings)
     write_csv(target / "firms.csv", FIRM_FIELDS, firms)
     write_csv(target / "metrics.csv", METRIC_FIELDS, [row for firm in firms for row in metrics[firm["_index"]]])
+    write_csv(target / "tier_history.csv", ["credit_code", "quarter", "tier"], tier_history(firms, metrics))
+    write_csv(
+        target / "officers.csv",
+        ["username", "display_name", "street"],
+        [{"username": u, "display_name": n, "street": s} for u, n, s in OFFICERS],
+    )
+    write_csv(target / "requests.csv", REQUEST_FIELDS, build_requests(firms))
+    write_csv(
+        target / "targets.csv",
+        ["year", "metric", "name", "threshold"],
+        [{"year": y, "metric": m, "name": n, "threshold": t} for y, m, n, t in TARGETS],
+    )
 
     tiers: dict[str, int] = {}
     for firm in firms:

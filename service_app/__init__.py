@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import secrets
-import time
 from pathlib import Path
 
 from flask import Flask
@@ -12,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 
 from config import Config
 
+from .deployment import apply_proxy_fix, check_secret_key, check_workers, engine_options, instance_secret_key
 from .extensions import babel, csrf, db, login_manager, migrate
 
 
@@ -42,47 +40,42 @@ def check_safe_xml() -> None:
 
 
 def configure_instance(app: Flask) -> None:
-    """Fill the secret key and the SQLite default from instance/ when not configured."""
+    """Fill the secret key and the SQLite default from instance/ when not configured, and refuse
+    what production cannot run with (no SECRET_KEY there, several workers on SQLite)."""
     instance = Path(app.instance_path)
+    check_secret_key(app.config)
     if not app.config.get("SECRET_KEY"):
-        instance.mkdir(parents=True, exist_ok=True)
-        key_file = instance / "secret_key"
-        try:  # created private and only once, even when two workers start together
-            handle = os.open(key_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-        except FileExistsError:
-            key = ""
-            for _ in range(50):  # the worker that created it may not have written it yet
-                key = key_file.read_text().strip()
-                if key:
-                    break
-                time.sleep(0.1)
-            if not key:
-                raise RuntimeError(f"{key_file} is empty: delete it and start again") from None
-        else:
-            key = secrets.token_hex(32)
-            with os.fdopen(handle, "w") as out:
-                out.write(key)
-        app.config["SECRET_KEY"] = key
+        app.config["SECRET_KEY"] = instance_secret_key(instance)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         instance.mkdir(parents=True, exist_ok=True)
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'service.db'}"
+    check_workers(app.config["SQLALCHEMY_DATABASE_URI"], int(app.config.get("WEB_CONCURRENCY") or 1))
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
+        app.config["SQLALCHEMY_DATABASE_URI"], app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}
+    )
+    apply_proxy_fix(app)
 
 
 def register_extensions(app: Flask) -> None:
     """Bind the unbound extensions from extensions.py."""
     from . import models  # noqa: F401 - registers the tables on db.metadata
-    from .database import configure_sqlite
+    from .database import begin_writing_requests, close_session, configure_sqlite
     from .i18n import select_locale, select_timezone
 
     db.init_app(app)
+    app.teardown_appcontext(close_session)  # runs before Flask-SQLAlchemy's (teardowns run in reverse)
     with app.app_context():
         configure_sqlite(db.engine)
+        if db.engine.dialect.name == "sqlite":
+            app.before_request(begin_writing_requests)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     login_manager.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    from .auth.limits import init_login_limits
     from .auth.services import load_user
 
+    init_login_limits(app)
     login_manager.user_loader(load_user)
     login_manager.login_view = "auth.login"
     login_manager.login_message = _l("Please sign in to see this page.")
@@ -93,15 +86,20 @@ def register_blueprints(app: Flask) -> None:
     """Mount each feature's blueprint."""
     from .admin import bp as admin_bp
     from .auth import bp as auth_bp
+    from .buildings import bp as buildings_bp
+    from .dashboard import bp as dashboard_bp
     from .exports import bp as exports_bp
     from .firm_requests import bp as requests_bp
     from .firms import bp as firms_bp
     from .followups import bp as followups_bp
     from .main import bp as main_bp
+    from .reports import bp as reports_bp
     from .roster import bp as roster_bp
     from .tiers import bp as tiers_bp
+    from .workload import bp as workload_bp
 
     app.register_blueprint(main_bp)
+    app.register_blueprint(dashboard_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(firms_bp, url_prefix="/firms")
     app.register_blueprint(admin_bp, url_prefix="/admin")
@@ -110,6 +108,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(followups_bp, url_prefix="/followups")
     app.register_blueprint(requests_bp, url_prefix="/requests")
     app.register_blueprint(exports_bp, url_prefix="/exports")
+    app.register_blueprint(workload_bp, url_prefix="/workload")
+    app.register_blueprint(reports_bp, url_prefix="/reports")
+    app.register_blueprint(buildings_bp, url_prefix="/buildings")
 
 
 def register_errorhandlers(app: Flask) -> None:

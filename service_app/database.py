@@ -1,13 +1,24 @@
-"""Engine settings that depend on the database: SQLite's WAL, busy timeout and transactions."""
+"""What depends on the database: SQLite's WAL, busy timeout and transactions (jobs and writing
+requests take the write lock first), and the few SQL date expressions SQLite and PostgreSQL spell
+differently."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import sqlalchemy as sa
+from flask import request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from .extensions import db
+
+log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
@@ -45,3 +56,65 @@ def begin_writing() -> None:
     first thing in a job; inside a transaction already begun it changes nothing."""
     if not db.session().in_transaction():
         db.session.connection(execution_options={"sqlite_immediate": True})
+
+
+class china_date(FunctionElement[Any]):
+    """SQL: the Asia/Shanghai calendar day of a UTC timestamp column (timestamps are stored in UTC)."""
+
+    type = sa.Date()
+    name = "china_date"
+    inherit_cache = True
+
+
+@compiles(china_date, "sqlite")
+def _china_date_sqlite(element: china_date, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"date({compiler.process(element.clauses, **kw)}, '+8 hours')"
+
+
+@compiles(china_date, "postgresql")
+def _china_date_postgresql(element: china_date, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST(timezone('Asia/Shanghai', {compiler.process(element.clauses, **kw)}) AS DATE)"
+
+
+class days_between(FunctionElement[Any]):
+    """SQL: whole days from the first date to the second (negative when the second is earlier)."""
+
+    type = sa.Integer()
+    name = "days_between"
+    inherit_cache = True
+
+
+@compiles(days_between, "sqlite")
+def _days_between_sqlite(element: days_between, compiler: SQLCompiler, **kw: Any) -> str:
+    first, second = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"CAST(julianday({second}) - julianday({first}) AS INTEGER)"
+
+
+@compiles(days_between, "postgresql")
+def _days_between_postgresql(element: days_between, compiler: SQLCompiler, **kw: Any) -> str:
+    first, second = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"({second} - {first})"
+
+
+#: Requests that only read; any other method may write.
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def begin_writing_requests() -> None:
+    """before_request on SQLite: a request that may write (POST, …) takes the write lock first, like
+    a job. A deferred transaction that reads and then writes fails at once with "database is locked"
+    when another process wrote in between (WAL cannot upgrade a stale snapshot); this one waits its
+    turn instead, up to the busy timeout."""
+    if request.method not in READ_ONLY_METHODS:
+        begin_writing()
+
+
+def close_session(_error: BaseException | None = None) -> None:
+    """teardown_appcontext, before Flask-SQLAlchemy's own: end the session, and when its connection
+    died after the response was made (a restarted database), log it rather than turn that response
+    into a 500. The pool has thrown the dead connection away by then."""
+    try:
+        db.session.remove()
+    except SQLAlchemyError as error:
+        log.warning("closing the session on a lost connection: %s", error)
+        db.session.registry.clear()

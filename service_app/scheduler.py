@@ -2,16 +2,20 @@
 
 Every periodic job is declared once in JOBS and reconciled with APScheduler at start-up (stable
 ids, replace_existing). Web workers never start a scheduler, so N gunicorn workers never run a
-job N times. A job missed while the process was down runs once when it comes back (coalesce,
-misfire grace of hours).
+job N times. Several scheduler processes (one per app machine) elect one leader (leadership.py);
+the others wait and one takes over when it dies. Each run claims its fire time in job_runs first,
+so no fire time runs twice, and a leader starting up runs each job's latest missed fire time once
+(job_runs.py).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from types import FrameType
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,9 +25,15 @@ from apscheduler.triggers.cron import CronTrigger
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from .extensions import db
+from .job_runs import claim_run, execute_claimed, latest_fire_time, runner_name, runs_to_catch_up
+from .leadership import Leadership, leadership_for, wait_for_leadership
+
 log = logging.getLogger(__name__)
 TIMEZONE = "Asia/Shanghai"
 MISFIRE_GRACE_SECONDS = 6 * 3600
+#: How often the leader checks that it still holds its lock, in seconds.
+LEADERSHIP_CHECK_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,10 @@ class Job:
     id: str
     function: str
     cron: dict[str, Any]
+
+    def trigger(self) -> CronTrigger:
+        """Its cron trigger, in Asia/Shanghai time."""
+        return CronTrigger(timezone=TIMEZONE, **self.cron)
 
 
 #: Every periodic job, in one table.
@@ -53,10 +67,30 @@ def _resolve(path: str) -> Callable[..., Any]:
     return getattr(module, attribute)  # type: ignore[no-any-return]
 
 
-def run_job(app: Flask, job: Job) -> Any:
-    """Run one job in its own app context: one transaction per job."""
+def run_job(app: Flask, job: Job, now: datetime | None = None) -> Any:
+    """Run one job for its latest fire time, in its own app context (one transaction per job); a
+    fire time another process has claimed already is skipped."""
     with app.app_context():
-        return _resolve(job.function)()
+        fire = latest_fire_time(job.trigger(), now or datetime.now(ZoneInfo(TIMEZONE)))
+        run_id = claim_run(job.id, fire) if fire is not None else None
+        if run_id is None:
+            log.info("job %s of %s ran elsewhere already: skipped", job.id, fire)
+            return None
+        return execute_claimed(run_id, job.id, _resolve(job.function))
+
+
+def catch_up(app: Flask, jobs: Iterable[Job] = JOBS, now: datetime | None = None) -> list[str]:
+    """Run, once each, the jobs whose latest fire time no process ran, or a dead leader left half
+    done; the ids of those run. The leader calls it before it starts scheduling."""
+    ran = []
+    for job in jobs:
+        with app.app_context():
+            run_id = runs_to_catch_up(job.id, job.trigger(), now or datetime.now(ZoneInfo(TIMEZONE)))
+            if run_id is not None:
+                log.info("catching up job %s", job.id)
+                execute_claimed(run_id, job.id, _resolve(job.function))
+                ran.append(job.id)
+    return ran
 
 
 def build_scheduler(app: Flask) -> BlockingScheduler:
@@ -68,7 +102,7 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
     for job in JOBS:
         scheduler.add_job(
             run_job,
-            CronTrigger(timezone=TIMEZONE, **job.cron),
+            job.trigger(),
             args=(app, job),
             id=job.id,
             name=job.function,
@@ -80,18 +114,59 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
     return scheduler
 
 
+def watch_leadership(scheduler: BlockingScheduler, lock: Leadership, lost: list[bool]) -> None:
+    """Stop scheduling as soon as the lock is lost (its database connection died): another process
+    may lead by now. The process then exits non-zero and its supervisor starts it again, as a standby."""
+    if not lock.still_held():
+        log.error("the scheduler lost its leadership: stopping")
+        lost.append(True)
+        scheduler.shutdown(wait=False)
+
+
+def _stop_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)  # finish the running job (shutdown waits for it), then exit
+
+
 scheduler_cli = AppGroup("scheduler", help="The job scheduler (its own process).")
 
 
 @scheduler_cli.command("run")
 def run_command() -> None:
-    """Run the scheduler in the foreground until stopped."""
+    """Run the scheduler in the foreground until stopped: standby until it leads, then catch up and schedule."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    scheduler = build_scheduler(app)
-    now = datetime.now(ZoneInfo(TIMEZONE))
-    for job in scheduler.get_jobs():
-        click.echo(f"{job.id}: next run {job.trigger.get_next_fire_time(None, now)}")
-    scheduler.start()
+    lock = leadership_for(db.engine)
+    retry = float(app.config["SCHEDULER_LEADER_RETRY_SECONDS"])
+
+    def standby() -> None:
+        click.echo(f"standby: another scheduler leads; trying again every {retry:g} s")
+
+    previous_handler = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    lost: list[bool] = []
+    try:
+        wait_for_leadership(lock, retry, standby)
+        click.echo(f"leader: {runner_name()} runs the jobs")
+        ran = catch_up(app)
+        click.echo(f"caught up: {', '.join(ran) or 'nothing missed'}")
+        scheduler = build_scheduler(app)
+        scheduler.add_job(
+            watch_leadership,
+            "interval",
+            seconds=LEADERSHIP_CHECK_SECONDS,
+            args=(scheduler, lock, lost),
+            id="leadership",
+        )
+        now = datetime.now(ZoneInfo(TIMEZONE))
+        for job in JOBS:
+            click.echo(f"{job.id}: next run {job.trigger().get_next_fire_time(None, now)}")
+        try:
+            scheduler.start()
+        except (KeyboardInterrupt, SystemExit):
+            scheduler.shutdown(wait=True)
+    finally:
+        lock.release()
+        signal.signal(signal.SIGTERM, previous_handler)
+    if lost:
+        raise click.ClickException("lost the scheduler lock; exiting so that a supervisor restarts this process")
 
 
 @scheduler_cli.command("jobs")

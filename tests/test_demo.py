@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import importlib.util
 import json
 from pathlib import Path
@@ -11,15 +12,47 @@ import sqlalchemy as sa
 from stdnum.cn import uscc
 
 from service_app.demo.services import DEMO_QUARTER, load_demo
+from service_app.domain.followups import RequestStatus
 from service_app.domain.industry import validate_industry_code
 from service_app.domain.quarters import quarter_key
-from service_app.domain.tiers import AssignmentMethod
+from service_app.domain.tiers import AssignmentMethod, Role
 from service_app.extensions import db
-from service_app.models import AuditEvent, Building, Firm, QuarterlyMetric, Street, TierAssignment, Visit
+from service_app.models import (
+    AuditEvent,
+    Building,
+    Firm,
+    FirmRequest,
+    IndicatorTarget,
+    QuarterlyMetric,
+    Street,
+    TierAssignment,
+    User,
+    Visit,
+)
 
 SEED_DIR = Path(__file__).resolve().parents[1] / "seed_data"
-SEED_FILES = ("streets.csv", "buildings.csv", "firms.csv", "metrics.csv")
-MODELS = (Street, Building, Firm, QuarterlyMetric, TierAssignment, Visit, AuditEvent)
+SEED_FILES = (
+    "streets.csv",
+    "buildings.csv",
+    "firms.csv",
+    "metrics.csv",
+    "tier_history.csv",
+    "officers.csv",
+    "requests.csv",
+    "targets.csv",
+)
+MODELS = (
+    Street,
+    Building,
+    Firm,
+    QuarterlyMetric,
+    TierAssignment,
+    Visit,
+    User,
+    FirmRequest,
+    IndicatorTarget,
+    AuditEvent,
+)
 
 
 def read(name: str) -> list[dict[str, str]]:
@@ -91,6 +124,10 @@ def test_load_demo_loads_everything_once(ctx) -> None:
         "metrics": len(read("metrics.csv")),
         "assignments": sum(1 for row in firms_csv if row["tier"]),
         "visits": sum(1 for row in firms_csv if row["tier"]),
+        "officers": len(read("officers.csv")),
+        "earlier_tiers": len(read("tier_history.csv")),
+        "requests": len(read("requests.csv")),
+        "targets": len(read("targets.csv")),
     }
 
     counts = load_demo(SEED_DIR)
@@ -101,8 +138,11 @@ def test_load_demo_loads_everything_once(ctx) -> None:
         "buildings": expected["buildings"],
         "firms": expected["firms"],
         "quarterly_metrics": expected["metrics"],
-        "tier_assignments": expected["assignments"],
+        "tier_assignments": expected["assignments"] + expected["earlier_tiers"],
         "visits": expected["visits"],
+        "users": expected["officers"],
+        "firm_requests": expected["requests"],
+        "indicator_targets": expected["targets"],
         "audit_events": 1,
     }
     for code, industry in db.session.execute(sa.select(Firm.credit_code, Firm.industry_code)):
@@ -122,6 +162,28 @@ def test_load_demo_loads_everything_once(ctx) -> None:
     before = row_counts()
     assert load_demo(SEED_DIR) == dict.fromkeys(expected, 0)
     assert row_counts() == before
+
+
+def test_demo_activity_is_consistent(ctx) -> None:
+    load_demo(SEED_DIR)
+    # Demo officers cannot sign in until an admin activates them; each firm has one of its street's.
+    officers = db.session.scalars(sa.select(User)).all()
+    assert officers and all(u.role == Role.OFFICER and not u.active for u in officers)
+    street_of = {u.id: {s.id for s in u.streets} for u in officers}
+    for street_id, officer_id in db.session.execute(sa.select(Firm.street_id, Firm.officer_id)):
+        assert street_id in street_of[officer_id]
+    # Earlier tiers never outrank the current one: each firm's latest assignment is its current tier.
+    latest = sa.select(TierAssignment.firm_id, sa.func.max(TierAssignment.quarter).label("q")).group_by(
+        TierAssignment.firm_id
+    )
+    assert {q for _f, q in db.session.execute(latest)} == {DEMO_QUARTER}
+    # Requests went through every step up to their status, in order, each dated on or after receipt.
+    lifecycle = list(RequestStatus)
+    for request in db.session.scalars(sa.select(FirmRequest)):
+        assert [step.status for step in request.steps] == lifecycle[: lifecycle.index(request.status) + 1]
+        assert request.deadline > request.received_on
+        assert (request.satisfaction is not None) == (request.status in (RequestStatus.REVISITED, RequestStatus.CLOSED))
+        assert all(step.created_at.date() >= request.received_on - dt.timedelta(days=1) for step in request.steps)
 
 
 def test_cli_demo_load(runner) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-import service_app
+import service_app.deployment
 from config import TestConfig
 from service_app import configure_instance, create_app
 from service_app.extensions import db
@@ -147,6 +147,6 @@ def test_workers_starting_together_share_one_secret_key(tmp_path):
 
 def test_an_empty_secret_key_file_stops_start_up(tmp_path, monkeypatch):
     (tmp_path / "secret_key").write_text("")
-    monkeypatch.setattr(service_app.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(service_app.deployment.time, "sleep", lambda seconds: None)
     with pytest.raises(RuntimeError, match="empty"):
         configure_instance(bare_app(tmp_path))

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import math
+
 from flask import flash, redirect, render_template, request, session, url_for
+from flask_babel import format_time
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -11,7 +15,8 @@ from ..extensions import db
 from ..security import safe_next_path
 from . import bp
 from .forms import LoginForm
-from .services import authenticate
+from .limits import Lockout
+from .services import SignInRefused, authenticate
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -21,20 +26,44 @@ def login():
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
     if current_user.is_authenticated:
-        return redirect(safe_next_path(form.next.data, url_for("main.index")))
+        return redirect(safe_next_path(form.next.data, url_for("dashboard.index")))
     if form.validate_on_submit():
-        user = authenticate(form.username.data.strip(), form.password.data)
-        db.session.commit()
-        if user is None:
+        try:
+            user = authenticate(form.username.data.strip(), form.password.data, request.remote_addr or "")
+        except SignInRefused as refused:
+            db.session.commit()  # the audit event and the failure count
+            if refused.lockout is not None:
+                flash(lockout_message(refused.lockout), "danger")
+                headers = {"Retry-After": str(refused.lockout.retry_after)}
+                return render_template("auth/login.html", form=form), 429, headers
             flash(_("Wrong username or password, or the account is disabled."), "danger")
             return render_template("auth/login.html", form=form), 200
+        db.session.commit()
         lang = user.locale or session.get("lang")  # the user's own choice beats the last user's
         session.clear()  # a fresh session on sign-in: no fixation
         if lang:
             session["lang"] = lang
         login_user(user, remember=form.remember.data)
-        return redirect(safe_next_path(form.next.data, url_for("main.index")))
+        return redirect(safe_next_path(form.next.data, url_for("dashboard.index")))
     return render_template("auth/login.html", form=form)
+
+
+def lockout_message(lockout: Lockout) -> str:
+    """What a locked-out person reads: which lock, until when (local time), in how many minutes."""
+    until = format_time(dt.datetime.fromtimestamp(lockout.retry_at, dt.UTC), "HH:mm")
+    minutes = math.ceil(lockout.retry_after / 60)
+    if lockout.scope == "account":
+        return _(
+            "Too many failed sign-ins for this account: it is locked until %(time)s (about %(minutes)s min). "
+            "Try again then, or ask an administrator to unlock it.",
+            time=until,
+            minutes=minutes,
+        )
+    return _(
+        "Too many failed sign-ins from this address: sign-in is locked until %(time)s (about %(minutes)s min).",
+        time=until,
+        minutes=minutes,
+    )
 
 
 @bp.route("/logout", methods=["POST"])

@@ -1,7 +1,9 @@
-"""Authentication rules: loading users and checking passwords, with every attempt audited."""
+"""Authentication rules: loading users and checking passwords, with every attempt audited and failed
+ones counted per account and per address."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 
 import sqlalchemy as sa
@@ -13,6 +15,16 @@ from ..models import User
 from ..models.types import utcnow
 from ..notify import remember_unread_count, unread_count_of
 from ..security import MAX_ID
+from .limits import Lockout, clear_account_failures, count_failed_login, login_lockout
+
+
+class SignInRefused(Exception):
+    """Sign-in was refused: `reason` says why (for the audit), `lockout` when it is now locked."""
+
+    def __init__(self, reason: str, lockout: Lockout | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.lockout = lockout
 
 
 def load_user(session_id: str) -> User | None:
@@ -40,14 +52,40 @@ def load_user(session_id: str) -> User | None:
     return user
 
 
-def authenticate(username: str, password: str) -> User | None:
-    """The active user with these credentials, or None; records the attempt either way."""
+def _refusal_reason(user: User | None, password: str) -> str | None:
+    if user is None:
+        return "unknown_user"
+    if not user.check_password(password):
+        return "wrong_password"
+    if not user.active:
+        return "inactive"
+    return None
+
+
+def authenticate(username: str, password: str, address: str) -> User:
+    """The active user with these credentials; otherwise SignInRefused. While the account or the
+    address is locked out nothing is checked; every attempt, let in or refused, is audited."""
     user = db.session.scalars(sa.select(User).where(User.username == username)).first()
-    if user is None or not user.active or not user.check_password(password):
+    audited = {"username": username[:64]}
+    lockout = login_lockout(username, address)
+    if lockout is not None:
+        until = dt.datetime.fromtimestamp(lockout.retry_at, dt.UTC).isoformat(timespec="seconds")
         record_event(
-            "auth.login_failed", "user", user.id if user else None, after={"username": username[:64]}, user=user
+            "auth.login_locked",
+            "user",
+            user.id if user else None,
+            after={**audited, "scope": lockout.scope, "until": until},
+            user=user,
         )
-        return None
+        raise SignInRefused(f"locked_{lockout.scope}", lockout)
+    reason = _refusal_reason(user, password)
+    if reason is not None:
+        record_event(
+            "auth.login_failed", "user", user.id if user else None, after={**audited, "reason": reason}, user=user
+        )
+        raise SignInRefused(reason, count_failed_login(username, address))
+    assert user is not None
+    clear_account_failures(username)
     user.last_login_at = utcnow()
     record_event("auth.login", "user", user.id, after={"at": utcnow_iso()}, user=user)
     return user

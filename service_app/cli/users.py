@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from flask.cli import AppGroup
 
 from ..admin.services import UserError, create_user, streets_by_name
+from ..audit import record_event
+from ..auth.limits import clear_account_failures
 from ..domain.tiers import Role
 from ..extensions import db
 from ..models import User
@@ -59,3 +61,14 @@ def ensure_admin(username: str) -> None:
         click.echo(f"created administrator {username} with the password from ADMIN_PASSWORD")
     else:
         click.echo(f"created administrator {username}; password (shown once): {password}")
+
+
+@users_cli.command("unlock")
+@click.argument("username")
+def unlock_command(username: str) -> None:
+    """Lift USERNAME's sign-in lock-out after too many failed attempts (its address's stays)."""
+    clear_account_failures(username)
+    user_id = db.session.scalar(sa.select(User.id).where(User.username == username))
+    record_event("auth.unlock", "user", user_id, after={"username": username[:64]})
+    db.session.commit()
+    click.echo(f"sign-in unlocked for {username}")

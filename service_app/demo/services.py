@@ -92,6 +92,8 @@ def load_demo(seed_dir: Path) -> dict[str, int]:
     session = db.session
     now = utcnow()
     counts = {"streets": 0, "buildings": 0, "firms": 0, "metrics": 0, "assignments": 0, "visits": 0}
+    # Officers, earlier tiers, requests and targets (demo/activity.py, which imports this module).
+    from .activity import load_officers, load_requests, load_targets, load_tier_history, officer_for
 
     # Streets, by name.
     street_ids: dict[str, int] = _pairs(sa.select(Street.name, Street.id))
@@ -108,6 +110,8 @@ def load_demo(seed_dir: Path) -> dict[str, int]:
         if name not in street_ids:
             raise DemoDataError(f"{path.name}:{line}: unknown street {name!r}")
         return street_ids[name]
+
+    officers, counts["officers"] = load_officers(seed_dir, street_ids)
 
     # Buildings, by (street, name).
     building_query = sa.select(Building.street_id, Building.name, Building.id)
@@ -180,6 +184,7 @@ def load_demo(seed_dir: Path) -> dict[str, int]:
             "status": _parse(path, line, "status", lambda v: FirmStatus(v or "active"), row.get("status", "")),
             "contact_name": row.get("contact_name") or None,
             "contact_phone": row.get("contact_phone") or None,
+            "officer_id": officer_for(officers, row["street"], code),
             "current_tier": tier,
             "version": 1,
             "created_at": now,
@@ -234,6 +239,7 @@ def load_demo(seed_dir: Path) -> dict[str, int]:
         if (firm_ids[code], DEMO_QUARTER) not in existing_assignments
     ]
     counts["assignments"] = _insert(TierAssignment, new_assignments)
+    counts["earlier_tiers"] = load_tier_history(seed_dir, firm_ids, now)
 
     # Firms that were already on the roster take the new tier as current unless a later quarter decided it.
     # (New firms got it in their insert.) Loaded as objects so the version counter and updated_at move.
@@ -256,6 +262,7 @@ def load_demo(seed_dir: Path) -> dict[str, int]:
         [
             {
                 "firm_id": firm_ids[code],
+                "officer_id": new_firms[code]["officer_id"],
                 "visited_on": today - dt.timedelta(days=zlib.crc32(code.encode()) % cadence[tier] + 1),
                 "kind": VisitKind.ONSITE,
                 "participants": "",
@@ -266,6 +273,10 @@ def load_demo(seed_dir: Path) -> dict[str, int]:
             if code in new_firms
         ],
     )
+
+    officer_of = _pairs(sa.select(Firm.id, Firm.officer_id).where(Firm.officer_id.is_not(None)))
+    counts["requests"] = load_requests(seed_dir, firm_ids, officer_of, today)
+    counts["targets"] = load_targets(seed_dir)
 
     if any(counts.values()):
         record_event("demo.load", "database", None, after=counts)

@@ -67,3 +67,29 @@ def validate_industry_code(value: str | None) -> str:
         if not low <= int(digits[:2]) <= high:
             raise IndustryCodeError(f"division {digits[:2]} is not in section {letter} ({low:02d}–{high:02d})")
     return code
+
+
+# 数字经济核心产业: the core industries (categories 01–04) of the NBS's 数字经济及其核心产业统计分类
+# (2021), read at the level rosters carry. Whole two-digit divisions where the division belongs to the
+# core as a whole, four-digit classes where only part of a division does.
+#: Divisions wholly in the core: 计算机、通信和其他电子设备制造 (C39), 电信广播电视和卫星传输 (I63),
+#: 互联网和相关服务 (I64), 软件和信息技术服务 (I65).
+DIGITAL_CORE_DIVISIONS = frozenset({"C39", "I63", "I64", "I65"})
+#: Classes in the core from other divisions: digital-product equipment and optical fibre (C3474, C3475,
+#: C3562, C3563, C3832, C3833), digital-product wholesale and retail (F5176–F5178, F5273, F5274), 互联网批发
+#: 零售 (F5193, F5292), digital finance (J6930 payment, J6940 financial information), repair of computers
+#: and communication equipment (O8121, O8122) and digital publishing (R8626).
+DIGITAL_CORE_CLASSES = frozenset(
+    {
+        "C3474", "C3475", "C3562", "C3563", "C3832", "C3833",
+        "F5176", "F5177", "F5178", "F5273", "F5274", "F5193", "F5292",
+        "J6930", "J6940", "O8121", "O8122", "R8626",
+    }
+)  # fmt: skip
+
+
+def is_digital_core(code: str | None) -> bool:
+    """Whether an industry code is a 数字经济核心产业 (by division, or by class within other divisions)."""
+    if not code:
+        return False
+    return code[:3] in DIGITAL_CORE_DIVISIONS or code[:5] in DIGITAL_CORE_CLASSES

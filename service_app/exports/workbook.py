@@ -156,13 +156,17 @@ def write_grid(sheet: WriteOnlyWorksheet, title: str, header: Sequence[str], row
     sheet.append([])
 
 
-def save_atomically(workbook: Workbook, path: Path) -> None:
-    """Save beside the target, then rename over it: readers never see half a file."""
+def save_atomically(workbook: Workbook | bytes, path: Path) -> None:
+    """Save (a workbook, or its bytes) beside the target, then rename over it: readers never see
+    half a file."""
     path = Path(path)
     handle, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem[:40]}.", suffix=".part")
     os.close(handle)
     try:
-        workbook.save(partial)
+        if isinstance(workbook, bytes):
+            Path(partial).write_bytes(workbook)
+        else:
+            workbook.save(partial)
         os.replace(partial, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -9,7 +9,7 @@ index and inserts skip rows that already exist.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -325,23 +325,98 @@ def reassign_followup(followup: Followup, officer: User, user: User) -> None:
     )
 
 
-def reassign_firms(source: User, target: User, user: User, street_id: int | None = None) -> tuple[int, int]:
-    """Move a departing officer's firms and their open follow-ups to another officer, within the
-    streets the new officer covers. Returns (moved, left) — firms in other streets stay."""
+def _reassignment_clauses(
+    source: User,
+    street_id: int | None,
+    tiers: Collection[Tier | None] | None,
+    firm_ids: Collection[int] | None,
+) -> list[sa.ColumnElement[bool]]:
+    """WHERE for the source officer's firms a reassignment takes: in one street, of some tiers
+    (None in `tiers` meaning not assessed yet), or exactly the listed firms."""
+    where: list[sa.ColumnElement[bool]] = [FIRMS.c.officer_id == source.id]
+    if street_id is not None:
+        where.append(FIRMS.c.street_id == street_id)
+    if tiers is not None:
+        named = [tier.value for tier in tiers if tier is not None]
+        options = [FIRMS.c.current_tier.in_(named)] if named else []
+        if None in tiers:
+            options.append(FIRMS.c.current_tier.is_(None))
+        where.append(sa.or_(*options) if options else sa.false())
+    if firm_ids is not None:
+        where.append(FIRMS.c.id.in_(sorted(firm_ids)))
+    return where
+
+
+def _check_reassignment(source: User, target: User) -> None:
     if target.role != Role.OFFICER or not target.active:
         raise FollowupError(str(_l("Choose an active service officer.")))
     if target.id == source.id:
         raise FollowupError(str(_l("Choose a different officer.")))
+
+
+@dataclass
+class ReassignmentPlan:
+    """What moving firms from one officer to another would do, before it is done."""
+
+    #: (street id, tier value or None) → firms that move (the target covers the street).
+    moving: dict[tuple[int, str | None], int]
+    #: (street id, tier value or None) → firms that stay (a street the target does not cover).
+    staying: dict[tuple[int, str | None], int]
+
+    @property
+    def moving_total(self) -> int:
+        return sum(self.moving.values())
+
+    @property
+    def staying_total(self) -> int:
+        return sum(self.staying.values())
+
+
+def plan_reassignment(
+    source: User,
+    target: User,
+    street_id: int | None = None,
+    *,
+    tiers: Collection[Tier | None] | None = None,
+    firm_ids: Collection[int] | None = None,
+) -> ReassignmentPlan:
+    """Count, by street and tier, the firms `reassign_firms` would move and those it would leave."""
+    _check_reassignment(source, target)
+    covered = {street.id for street in target.streets}
+    where = _reassignment_clauses(source, street_id, tiers, firm_ids)
+    plan = ReassignmentPlan({}, {})
+    for street, tier, count in db.session.execute(
+        sa.select(FIRMS.c.street_id, FIRMS.c.current_tier, sa.func.count())
+        .where(*where)
+        .group_by(FIRMS.c.street_id, FIRMS.c.current_tier)
+    ):
+        (plan.moving if street in covered else plan.staying)[(street, tier)] = count
+    return plan
+
+
+def reassign_firms(
+    source: User,
+    target: User,
+    user: User,
+    street_id: int | None = None,
+    *,
+    tiers: Collection[Tier | None] | None = None,
+    firm_ids: Collection[int] | None = None,
+) -> tuple[int, int]:
+    """Move an officer's firms (all, one street's, some tiers', or the listed ones) and their open
+    follow-ups to another officer, within the streets the new officer covers. Returns (moved,
+    left) — firms in other streets stay. The audit event names who, from, to and which firms."""
+    _check_reassignment(source, target)
     covered = [street.id for street in target.streets]
-    where = [FIRMS.c.officer_id == source.id]
-    if street_id is not None:
-        where.append(FIRMS.c.street_id == street_id)
-    firm_ids = list(db.session.scalars(sa.select(FIRMS.c.id).where(*where, FIRMS.c.street_id.in_(covered))))
+    where = _reassignment_clauses(source, street_id, tiers, firm_ids)
+    moved_ids = list(
+        db.session.scalars(sa.select(FIRMS.c.id).where(*where, FIRMS.c.street_id.in_(covered)).order_by(FIRMS.c.id))
+    )
     total = db.session.scalar(sa.select(sa.func.count()).select_from(FIRMS).where(*where)) or 0
-    if firm_ids:
+    if moved_ids:
         now = utcnow()
-        for start in range(0, len(firm_ids), 900):
-            chunk = firm_ids[start : start + 900]
+        for start in range(0, len(moved_ids), 900):
+            chunk = moved_ids[start : start + 900]
             db.session.execute(
                 sa.update(FIRMS)
                 .where(FIRMS.c.id.in_(chunk))
@@ -356,8 +431,17 @@ def reassign_firms(source: User, target: User, user: User, street_id: int | None
         "firms.reassign",
         "user",
         source.id,
-        after={"to": target.id, "street_id": street_id, "moved": len(firm_ids), "left": total - len(firm_ids)},
+        before={"officer_id": source.id},
+        after={
+            "to": target.id,
+            "street_id": street_id,
+            "tiers": None if tiers is None else sorted(t.value if t else "none" for t in tiers),
+            "selected": None if firm_ids is None else len(firm_ids),
+            "moved": len(moved_ids),
+            "left": total - len(moved_ids),
+            "firms": moved_ids,
+        },
         user=user,
     )
     db.session.expire_all()
-    return len(firm_ids), total - len(firm_ids)
+    return len(moved_ids), total - len(moved_ids)

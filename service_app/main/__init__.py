@@ -1,4 +1,4 @@
-"""Home page, language switch and health check."""
+"""Language switch, health check and notifications."""
 
 from flask import Blueprint
 

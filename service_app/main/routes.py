@@ -1,4 +1,4 @@
-"""The home page and small site-wide actions."""
+"""Small site-wide actions: language, health check, notifications (the home page is the dashboard)."""
 
 from __future__ import annotations
 
@@ -8,29 +8,8 @@ from flask_login import current_user, login_required
 
 from ..audit import record_event
 from ..extensions import db
-from ..models import Firm, Street
-from ..scoping import firm_scope
 from ..security import db_id, safe_next_path
 from . import bp
-
-
-@bp.route("/")
-@login_required
-def index():
-    """Overview of the firms in scope: counts per tier and per street."""
-    scope = firm_scope(current_user)
-    by_tier = dict(
-        db.session.execute(sa.select(Firm.current_tier, sa.func.count()).where(scope).group_by(Firm.current_tier)).all()
-    )
-    by_street = db.session.execute(
-        sa.select(Street.name, Street.id, sa.func.count(Firm.id))
-        .join(Firm, Firm.street_id == Street.id)
-        .where(scope)
-        .group_by(Street.id, Street.name)
-        .order_by(Street.id)
-    ).all()
-    total = sum(by_tier.values())
-    return render_template("main/index.html", by_tier=by_tier, by_street=by_street, total=total)
 
 
 @bp.route("/language", methods=["POST"])
@@ -45,7 +24,7 @@ def set_language():
             )
             current_user.locale = lang
             db.session.commit()
-    return redirect(safe_next_path(request.form.get("next"), url_for("main.index")))
+    return redirect(safe_next_path(request.form.get("next"), url_for("dashboard.index")))
 
 
 @bp.route("/healthz")

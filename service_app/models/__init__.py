@@ -14,8 +14,11 @@ from .followups import (
     Visit,
 )
 from .imports import ImportBatch, ImportItem, ImportMapping, ImportMode, ImportStatus, ImportUpload, ItemAction
+from .jobs import JobRun, JobRunStatus
 from .notifications import Notification
 from .places import Building, Street
+from .ratelimits import RateLimitCounter
+from .targets import IndicatorTarget
 from .tiers import ProposalItem, ProposalStatus, RuleSetVersion, TierAssignment, TierOverride, TierProposal
 from .users import User, user_streets
 
@@ -35,12 +38,16 @@ __all__ = [
     "ImportMode",
     "ImportStatus",
     "ImportUpload",
+    "IndicatorTarget",
     "ItemAction",
+    "JobRun",
+    "JobRunStatus",
     "Notification",
     "PackStatus",
     "ProposalItem",
     "ProposalStatus",
     "QuarterlyMetric",
+    "RateLimitCounter",
     "RequestCategoryLimit",
     "RequestStep",
     "RuleSetVersion",

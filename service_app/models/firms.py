@@ -115,14 +115,19 @@ class QuarterlyMetric(Model):
     """One firm's figures for one quarter; money in 万元, exact decimals."""
 
     __tablename__ = "quarterly_metrics"
-    __table_args__ = (sa.UniqueConstraint("firm_id", "quarter"),)
+    __table_args__ = (
+        sa.UniqueConstraint("firm_id", "quarter"),
+        # By quarter, carrying the sums the dashboard adds up: its quarterly totals read this index
+        # alone, in quarter order, instead of every row of the table.
+        sa.Index("ix_quarterly_metrics_quarter_figures", "quarter", "firm_id", "revenue", "tax", "rd_spend"),
+    )
 
     #: Surrogate key.
     id: Mapped[int] = mapped_column(primary_key=True)
     #: The firm reporting.
     firm_id: Mapped[int] = mapped_column(sa.ForeignKey("firms.id", ondelete="CASCADE"))
     #: Quarter key, `2026Q3`.
-    quarter: Mapped[str] = mapped_column(sa.String(6), index=True)
+    quarter: Mapped[str] = mapped_column(sa.String(6))
     #: 营业收入 in 万元, for the quarter.
     revenue: Mapped[MoneyValue]
     #: 税收 (taxes paid) in 万元, for the quarter.

@@ -30,13 +30,13 @@ def search(page: Page, text: str) -> None:
         page.locator("#q").press("Enter")
 
 
-def test_officer_signs_in_and_lands_on_the_overview(page: Page, base_url: str) -> None:
+def test_officer_signs_in_and_lands_on_the_dashboard(page: Page, base_url: str) -> None:
     login(page, base_url, "officer_a")
 
     expect(page).to_have_url(f"{base_url}/")
-    expect(page.get_by_role("heading", name="概览")).to_be_visible()
+    expect(page.get_by_role("heading", name="数据看板")).to_be_visible()
     expect_signed_in(page, "officer_a")
-    expect(page.get_by_test_id("total-firms")).to_have_text(str(len(LINPING)))  # only its own street
+    expect(page.get_by_test_id("headline-firms")).to_have_text(str(len(LINPING)))  # only its own street
 
 
 def test_wrong_password_shows_the_chinese_error(page: Page, base_url: str) -> None:
@@ -134,7 +134,7 @@ def test_switch_language_to_english_and_back(
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(nav.get_by_role("link", name="Firms", exact=True)).to_be_visible()
     expect(nav.get_by_role("button", name="Sign out")).to_be_visible()
-    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
 
     # The choice is saved on the user: a new browser signing in starts in English.
     elsewhere: Page = new_context().new_page()

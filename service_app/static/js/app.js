@@ -11,6 +11,18 @@
       if (!window.confirm(form.getAttribute("data-confirm"))) { event.preventDefault(); }
     });
   });
+  // <button data-print> prints the page (the quarter report).
+  document.querySelectorAll("[data-print]").forEach(function (el) {
+    el.addEventListener("click", function () { window.print(); });
+  });
+  // <input type="checkbox" data-check-all="NAME"> ticks or clears every NAME box of its form.
+  document.querySelectorAll("input[data-check-all]").forEach(function (all) {
+    all.addEventListener("change", function () {
+      all.form.querySelectorAll('input[type="checkbox"][name="' + all.getAttribute("data-check-all") + '"]').forEach(function (box) {
+        box.checked = all.checked;
+      });
+    });
+  });
   // The admin-only "accept an invalid code" reason appears only when the box is ticked.
   var accept = document.getElementById("accept_invalid_code");
   var reason = document.getElementById("credit-code-exception-group");

@@ -1,0 +1,1 @@
+"""Fault checks: a database that goes away, a killed scheduler, several SQLite writers."""
