@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-from flask import Request, Response
+from flask import Request, Response, request
 from werkzeug.datastructures import FileStorage, ImmutableMultiDict, iter_multi_items
 from werkzeug.routing import IntegerConverter, Map
 
@@ -48,6 +48,15 @@ def safe_next_path(target: str | None, default: str = "/") -> str:
     if parts.scheme or parts.netloc:
         return default
     return target
+
+
+def local_referrer(default: str) -> str:
+    """The page a form was posted from, as a local path, when it is a page of this site; else default."""
+    referrer = request.referrer or ""
+    parts = urlsplit(referrer)
+    if parts.scheme not in ("http", "https") or parts.netloc != request.host:
+        return default
+    return safe_next_path(parts.path + (f"?{parts.query}" if parts.query else ""), default)
 
 
 def _without_nul(value: Any) -> Any:
