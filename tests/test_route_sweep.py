@@ -5,7 +5,7 @@
 * each role that may not post an action is refused, and nothing is written;
 * with CSRF on, every POST without a valid token is refused by the CSRF check, nothing written;
 * every response, error pages included, carries the security headers;
-* hostile query strings on every page give no 500 and come back escaped.
+* hostile query strings on every page, and hostile form values on every action, give no 500.
 
 Users are signed in through the session (`auth.enter`), not the login form: these sweeps make
 hundreds of requests per role, which a sign-in limit must not count.
@@ -284,3 +284,60 @@ def test_hostile_query_strings_never_break_a_page(
                 unescaped.append(f"{endpoint} ({kind})")
     assert not broken, f"5xx on hostile queries: {broken}"
     assert not unescaped, f"markup came back unescaped: {unescaped}"
+
+
+# --- hostile form values -------------------------------------------------------------------------
+
+#: Field prefixes of pages with several forms (followups: visit, reschedule, reassign; settings).
+FORM_PREFIXES = ("", "visit-", "reschedule-", "reassign-", "cadence-", "limits-", "day-")
+#: Fields views read from request.form directly, beside the forms' own.
+RAW_FIELDS = ("id", "lang", "next", "target", "col_0", "col_99999999999999999999")
+#: Actions whose form says which of several things to do: each is tried.
+FORM_ACTIONS = {
+    "followups.settings": ("cadence", "limits", "day", "delete_day"),
+    "followups.feed_settings": ("issue", "revoke"),
+}
+HOSTILE_FORM_VALUES = {
+    "huge": "99999999999999999999999",
+    "nul": "a\x00b",
+    "not-a-number": "NaN",
+    "last-day": "9999-12-31",
+    "long": "x" * 520,  # past every length limit but the notes' (5,000)
+}
+
+
+def form_field_names() -> set[str]:
+    """The field names of every form class defined so far (dynamic ones once they have been built)."""
+    from flask_wtf import FlaskForm
+    from wtforms.fields.core import UnboundField
+
+    names: set[str] = set()
+    stack = list(FlaskForm.__subclasses__())
+    while stack:
+        form = stack.pop()
+        stack.extend(form.__subclasses__())
+        for klass in form.__mro__:
+            names.update(name for name, value in vars(klass).items() if isinstance(value, UnboundField))
+    return names
+
+
+@pytest.mark.parametrize("kind", sorted(HOSTILE_FORM_VALUES))
+def test_hostile_form_values_never_break_an_action(
+    app: Flask, client: FlaskClient, auth: AuthActions, monkeypatch: pytest.MonkeyPatch, tmp_path, kind: str
+) -> None:
+    monkeypatch.setitem(app.config, "EXPORT_FOLDER", str(tmp_path / "exports"))
+    with app.app_context():
+        samples = make_samples(build_exports=False)
+        db.session.commit()
+    fields = {prefix + name for prefix in FORM_PREFIXES for name in form_field_names()} | set(RAW_FIELDS)
+    broken: dict[str, int] = {}
+    for endpoint, action in ACTIONS.items():
+        if endpoint in ("auth.login", "auth.logout"):
+            continue  # signing in or out with nonsense is the login form's own test
+        for choice in FORM_ACTIONS.get(endpoint, ("",)):
+            auth.enter(USERNAMES["admin"])
+            data = dict.fromkeys(fields, HOSTILE_FORM_VALUES[kind]) | {"action": choice}
+            response = client.post(action.url(app, endpoint, samples.own), data=data)
+            if response.status_code >= 500:
+                broken[f"{endpoint} {choice}".strip()] = response.status_code
+    assert not broken, f"5xx on hostile form values: {broken}"
