@@ -120,6 +120,7 @@ def index():
     }[view]
     page = db.paginate(
         base.where(window).order_by(Followup.due_date, Firm.name, Followup.id),
+        page=request.args.get("page", 1, type=db_id),
         per_page=50,
         error_out=False,
     )
