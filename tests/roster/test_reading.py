@@ -18,7 +18,7 @@ import pytest
 from service_app.roster.reading import ERROR_CODES, RosterReadError, detect_format, open_table
 
 FIXTURES = Path(__file__).parent / "fixtures"
-READING = Path(__file__).resolve().parents[2] / "service_app" / "roster" / "reading.py"
+ROSTER_PACKAGE = Path(__file__).resolve().parents[2] / "service_app" / "roster"
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "xlsx-corpus"
 
 TITLE = "2024年第一季度重点企业名单"
@@ -252,13 +252,13 @@ def read_error(data: bytes, **limits: int) -> str:
 
 
 _ISOLATED = """
-import importlib.util, resource, sys
+import importlib, resource, sys, types
 limit = int(sys.argv[2])
 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-spec = importlib.util.spec_from_file_location("roster_reading", sys.argv[1])
-reading = importlib.util.module_from_spec(spec)
-sys.modules["roster_reading"] = reading
-spec.loader.exec_module(reading)
+package = types.ModuleType("roster_alone")  # the folder as a package, without its __init__ (the app)
+package.__path__ = [sys.argv[1]]
+sys.modules["roster_alone"] = package
+reading = importlib.import_module("roster_alone.reading")
 try:
     table = reading.open_table(sys.stdin.buffer.read())
     print("rows", sum(1 for _ in table.rows()))
@@ -271,11 +271,11 @@ def open_isolated(data: bytes, memory: int = 1536 * 1024 * 1024) -> str:
     """open_table + rows() in a child process capped at `memory` bytes of address space.
 
     calamine aborts its process when an allocation fails, so a guard that lets a hostile file
-    through must fail this test, not take pytest down with it. Loads reading.py by path: it
-    imports nothing from the app.
+    through must fail this test, not take pytest down with it. Loads reading.py and guards.py
+    alone: they import nothing from the app.
     """
     child = subprocess.run(
-        [sys.executable, "-c", _ISOLATED, str(READING), str(memory)],
+        [sys.executable, "-c", _ISOLATED, str(ROSTER_PACKAGE), str(memory)],
         input=data,
         capture_output=True,
         timeout=30,
@@ -621,11 +621,11 @@ def test_the_hostile_xls_and_xlsb_fixtures_are_sound():
 
 def _guard_outcome(data: bytes) -> str:
     """What the zip guard alone says of an xlsx: "ok" or the error; calamine never sees the file."""
-    from service_app.roster import reading
+    from service_app.roster import guards
 
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-        reading._guard_zip(archive, "xlsx", reading._Limits(200_000, 200_000 * 60, 200 * 1024 * 1024))
+        guards.guard_zip(archive, "xlsx", guards.Limits(200_000, 200_000 * 60, 200 * 1024 * 1024))
     except (RosterReadError, zipfile.BadZipFile) as exc:
         return f"{type(exc).__name__}: {exc}"
     return "ok"
@@ -656,22 +656,22 @@ def _xlsx_samples() -> list[bytes]:
 def test_the_piecewise_guard_decides_as_the_whole_one(monkeypatch, piece):
     """Pieces of any size, cut anywhere: every sample is let through or refused exactly as when
     each member is checked whole (the piecewise scan turned off)."""
-    from service_app.roster import reading
+    from service_app.roster import guards
 
     samples = _xlsx_samples()
     with monkeypatch.context() as whole_only:
-        whole_only.setattr(reading, "_plain_xlsx_part_cells", lambda *args: None)
+        whole_only.setattr(guards, "_plain_xlsx_part_cells", lambda *args: None)
         expected = [_guard_outcome(data) for data in samples]
-    monkeypatch.setattr(reading, "_PIECE", piece)
+    monkeypatch.setattr(guards, "_PIECE", piece)
     scanned = []
-    piecewise = reading._plain_xlsx_part_cells
+    piecewise = guards._plain_xlsx_part_cells
 
     def counting(*args):
         cells = piecewise(*args)
         scanned.append(cells is not None)
         return cells
 
-    monkeypatch.setattr(reading, "_plain_xlsx_part_cells", counting)
+    monkeypatch.setattr(guards, "_plain_xlsx_part_cells", counting)
     assert [_guard_outcome(data) for data in samples] == expected
     assert sum(scanned) > len(scanned) // 2  # most members really were scanned in pieces
     assert expected.count("ok") > 1 and len(set(expected)) > 3  # the samples cover both outcomes
