@@ -10,6 +10,8 @@ the import wrote.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import operator
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
@@ -90,7 +92,7 @@ def _create_firms(plan: ImportPlan, now: dt.datetime, batch_id: int, user_id: in
         query = sa.select(FIRMS.c.credit_code, FIRMS.c.id).where(
             FIRMS.c.import_batch_id == batch_id, FIRMS.c.id > last_id
         )
-        found = {code: firm_id for code, firm_id in db.session.execute(query)}
+        found = {code: firm_id for code, firm_id in db.session.execute(query).all()}
         firm_ids = [found[code] for code in columns["credit_code"]]
         last_id = max(firm_ids)
         _insert_new_metrics(kept, part, firm_ids, batch_id)
@@ -113,13 +115,20 @@ def _new_firm_columns(kept: ParsedRows, firms: Sequence[int], now: dt.datetime, 
 
 def _insert_new_metrics(kept: ParsedRows, firms: Sequence[int], firm_ids: list[int], batch_id: int) -> None:
     """The metric rows of new firms: each row with a quarter and at least one figure."""
-    rows, owners = [], []
-    for firm, firm_id in zip(firms, firm_ids, strict=True):
-        for row in kept.metric_rows(firm):
-            rows.append(row)
-            owners.append(firm_id)
+    if kept.more_rows.keys().isdisjoint(firms):  # the usual roster: a row a firm
+        firsts = list(map(kept.first_rows.__getitem__, firms))
+        with_quarter = [kept.quarters[row] is not None for row in firsts]
+        rows, owners = list(compress(firsts, with_quarter)), list(compress(firm_ids, with_quarter))
+    else:
+        rows, owners = [], []
+        for firm, firm_id in zip(firms, firm_ids, strict=True):
+            firm_rows = kept.metric_rows(firm)
+            rows += firm_rows
+            owners += [firm_id] * len(firm_rows)
     columns = kept.metric_columns(rows, kept.metric_names)
-    figures = [any(values) for values in zip(*((v is not None for v in c) for c in columns.values()), strict=True)]
+    figures: list[bool] = [False] * len(rows)
+    for values in columns.values():
+        figures = list(map(operator.or_, figures, map(operator.is_not, values, itertools.repeat(None))))
     if not all(figures):
         rows, owners = list(compress(rows, figures)), list(compress(owners, figures))
         columns = {name: list(compress(values, figures)) for name, values in columns.items()}

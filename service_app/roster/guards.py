@@ -74,13 +74,14 @@ _XML_ENCODING = re.compile(rb"""\s*<\?xml[^>]*?encoding\s*=\s*["']([^"']*)""")
 _UNIQUE_COUNT = re.compile(rb"""uniqueCount\s*=\s*["']\s*\+?(\d+)""")
 
 
-def guard_zip(archive: zipfile.ZipFile, fmt: str, limits: Limits) -> None:
+def guard_zip(archive: zipfile.ZipFile, fmt: str, limits: Limits) -> frozenset[str]:
+    """Check every member of an xlsx, xlsb or ods; return the xlsx parts found plain (every cell tag
+    `<c r="A1"`, see `_plain_xlsx_part_cells`), which may be handed to calamine in slices."""
     infos = [info for info in archive.infolist() if not info.is_dir()]
     _check_zip_sizes(infos, limits)
     infos.sort(key=lambda info: info.filename != "META-INF/manifest.xml")  # an encrypted ods says so there
     guard_member = {"xlsx": _guard_xlsx_member, "xlsb": _guard_xlsb_member, "ods": _guard_ods_member}[fmt]
-    for info in infos:
-        guard_member(archive, info, limits)
+    return frozenset(info.filename for info in infos if guard_member(archive, info, limits))
 
 
 def _check_zip_sizes(infos: list[zipfile.ZipInfo], limits: Limits) -> None:
@@ -97,12 +98,12 @@ def _check_zip_sizes(infos: list[zipfile.ZipInfo], limits: Limits) -> None:
             raise RosterReadError("zip_bomb", f"{info.filename} compresses {ratio}")
 
 
-def _guard_xlsx_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits) -> None:
+def _guard_xlsx_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits) -> bool:
     """Every member, not only those named like sheets: calamine follows relationships, which may point anywhere.
 
     A plain part is scanned a piece at a time (a 200,000-row sheet is ≈180 MB of XML); anything
     the piecewise scan cannot vouch for — an error, odd markup, a lying size — is checked again
-    whole, so a refused file is refused with the same code and detail as ever.
+    whole, so a refused file is refused with the same code and detail as ever. True for a plain part.
     """
     try:
         cells = _plain_xlsx_part_cells(archive, info, limits.max_cells)
@@ -110,8 +111,10 @@ def _guard_xlsx_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: 
         cells = None
     if cells is None:
         _guard_xlsx_member_whole(archive, info, limits)
-    elif cells > limits.max_cells:
+        return False
+    if cells > limits.max_cells:
         raise RosterReadError("too_large", f"{info.filename} spans {cells} cells")
+    return True
 
 
 def _guard_xlsx_member_whole(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits) -> None:
@@ -259,7 +262,7 @@ def _xlsx_cells_thoroughly(data: bytes) -> int:
 _PIECE = 1024 * 1024
 
 
-def _member_pieces(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[bytes]:
+def member_pieces(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[bytes]:
     """Decompress a member about 1 MB at a time, each piece but the last ending with a '>' followed by a '<'.
 
     None of the patterns the plain-part scan counts or searches for can hold "><", so none spans
@@ -289,10 +292,10 @@ def _plain_xlsx_part_cells(archive: zipfile.ZipFile, info: zipfile.ZipInfo, max_
     the member needs the whole check: a DTD, an odd encoding or shared-string count, odd cell markup.
 
     Counts and searches add up piece by piece because no match spans two pieces (see
-    `_member_pieces`); the head checks see the first piece, which ends after a '>' like the
+    `member_pieces`); the head checks see the first piece, which ends after a '>' like the
     encoding declaration does.
     """
-    pieces = _member_pieces(archive, info)
+    pieces = member_pieces(archive, info)
     first = next(pieces, b"")
     try:
         _check_xml_part(first, info.filename)
@@ -307,16 +310,19 @@ def _plain_xlsx_part_cells(archive: zipfile.ZipFile, info: zipfile.ZipInfo, max_
     odd = False
     outside = [False] * len(_SMALL_GRIDS)
     for piece in itertools.chain((first,), pieces):
-        if (is_xml and _DTD.search(piece)) or not _unique_counts_fit(piece, info):
+        if (is_xml and b"<!" in piece and _DTD.search(piece)) or not _unique_counts_fit(piece, info):
             return None
         if _ODD_CELL.search(piece) or _PREFIXED_CELL.search(piece) or _SPACED_R.search(piece):
             odd = True
         counts["cells"] += piece.count(b'<c r="')
-        counts["r_attributes"] += piece.count(b' r="')
+        r_attributes = piece.count(b' r="')
+        counts["r_attributes"] += r_attributes
         counts["spaced_cells"] += piece.count(b"<c ")
         counts["rows"] += piece.count(b'<row r="')
-        counts["r_equals"] += piece.count(b"r=")
-        counts["longer_names"] += len(_LONGER_NAME_R.findall(piece))
+        r_equals = piece.count(b"r=")
+        counts["r_equals"] += r_equals
+        if r_equals != r_attributes:  # else every r= is an r attribute, and none ends a longer name
+            counts["longer_names"] += len(_LONGER_NAME_R.findall(piece))
         for index, (_, _, pattern) in enumerate(_SMALL_GRIDS):
             outside[index] = outside[index] or pattern.search(piece) is not None
     if not counts["spaced_cells"] and not odd:
@@ -342,7 +348,7 @@ def _canonical_grid(archive: zipfile.ZipFile, info: zipfile.ZipInfo, cells: int)
     letters: set[bytes] = set()
     rows: set[bytes] = set()
     found = 0
-    for piece in _member_pieces(archive, info):
+    for piece in member_pieces(archive, info):
         piece_letters = _CANON_CELL_COLUMN.findall(piece)
         found += len(piece_letters)
         letters.update(piece_letters)

@@ -18,6 +18,7 @@ from ..domain.tiers import CHAIN_CHINESE, Chain, FirmStatus
 from . import cells
 from .cells import CellError
 from .columns import FIRM_COLUMNS, METRIC_COLUMNS, HeaderRow, header_label, money_scale
+from .reading import normalise_cell
 
 #: Words in the first cells that mark a totals row (合计) or a notes row.
 TOTAL_WORDS = ("合计", "总计", "小计", "累计")
@@ -163,8 +164,9 @@ BLANK: Any = object()
 AMOUNT_COLUMNS = frozenset({"registered_capital", "revenue", "tax", "rd_spend", "floor_area_m2", "land_mu"})
 _CENTS = cells.CENTS
 _SLOW: Any = object()
+_EARLIEST = dt.date(1900, 1, 1)
 #: Distinct texts remembered per column: enough for streets, chains and flags, bounded for names.
-_REMEMBERED = 4096
+_REMEMBERED = 16384
 #: Columns whose texts rarely repeat: remembering them would only cost.
 _UNIQUE_TEXT = frozenset({"credit_code", "name", "contact_phone", "registration_number"})
 
@@ -238,9 +240,9 @@ def _no_quick(value: object) -> Any:
 
 
 class ColumnReader:
-    """Reads one mapped column of a block of rows: each cell to its value, BLANK or a Failure.
+    """Reads one mapped column of a block of raw rows: each cell to its value, BLANK or a Failure.
 
-    The same values as `read_cell`, faster: cells a roster usually holds (clean text, whole
+    The same values as `read_cell` of the normalised cell, faster: cells a roster usually holds (clean text, whole
     numbers, dates, amounts with two decimals) take a quick path, and repeated texts (streets,
     chains, flags, quarters) are parsed once. Amount columns give floats (see AMOUNT_COLUMNS).
     """
@@ -262,13 +264,16 @@ class ColumnReader:
             "contact_name": _plain_text(64),
             "contact_phone": _quick_phone,
             "employees": _quick_count,
-            "established": _quick_established(dt.date(1900, 1, 1), dt.date.today()),
+            "established": _quick_established(_EARLIEST, dt.date.today()),
         }
         self.quick = quick.get(column.name, _no_quick)
+        #: Some cell of the column failed: blocks must be searched for Failures.
+        self.failed = False
 
     def read(self, values: Sequence[object]) -> list[Any]:
         """The column's cells of a block, read."""
         miss = self._miss
+        remembered = self.remembered
         if self.amount:
             below = self.quick_below
             return [
@@ -276,25 +281,55 @@ class ColumnReader:
                 if v is None
                 else v
                 if v.__class__ is float and 0.0 <= v < below and round(v, 2) == v  # type: ignore[operator,call-overload]
+                else remembered[v]  # type: ignore[index]
+                if v.__class__ is str and v in remembered
                 else miss(v)
+                for v in values
+            ]
+        if self.quick is _quick_count:  # whole numbers come as floats
+            return [
+                int(v)  # type: ignore[call-overload]
+                if v.__class__ is float and 0.0 <= v <= 10_000_000.0 and v.is_integer()  # type: ignore[operator,attr-defined]
+                else BLANK
+                if v is None
+                else miss(v)
+                for v in values
+            ]
+        if self.quick is _quick_code:
+            return [v if v.__class__ is str and passes_quickly(v) else BLANK if v is None else miss(v) for v in values]  # type: ignore[arg-type]
+        if self.quick is _quick_phone:
+            return [
+                v
+                if v.__class__ is str and v.isdigit() and v.isascii() and 5 <= len(v) <= 32  # type: ignore[attr-defined,arg-type]
+                else BLANK
+                if v is None
+                else miss(v)
+                for v in values
+            ]
+        if self.column.name == "established":
+            earliest, today = _EARLIEST, dt.date.today()
+            return [
+                v if v.__class__ is dt.date and earliest <= v <= today else BLANK if v is None else miss(v)  # type: ignore[operator]
                 for v in values
             ]
         if not self.remembering:
             return [BLANK if v is None else miss(v) for v in values]
-        remembered = self.remembered
         return [
             BLANK if v is None else remembered[v] if v.__class__ is str and v in remembered else miss(v)  # type: ignore[index]
             for v in values
         ]
 
     def _miss(self, value: object) -> Any:
-        quick = self.quick(value)
-        if quick is not _SLOW:
-            return quick
+        if value.__class__ is float:  # a raw cell: a whole number reads as the int it is
+            value = normalise_cell(value)
+        parsed = self.quick(value)
         if value.__class__ is str:
-            parsed = BLANK if cells.is_blank(value) else self._parse(value)
+            if parsed is _SLOW:
+                parsed = BLANK if cells.is_blank(value) else self._parse(value)
             if self.remembering and len(self.remembered) < _REMEMBERED:
                 self.remembered[value] = parsed  # type: ignore[index]
+            return parsed
+        if parsed is not _SLOW:
             return parsed
         if self.amount and value.__class__ is int and 0 <= value < self.quick_below:  # type: ignore[operator]
             return float(value)  # type: ignore[arg-type]
@@ -302,7 +337,9 @@ class ColumnReader:
 
     def _parse(self, value: object) -> Any:
         parsed = read_cell(self.column, value)
-        if self.amount and isinstance(parsed, Decimal):
+        if parsed.__class__ is Failure:
+            self.failed = True
+        elif self.amount and isinstance(parsed, Decimal):
             return float(parsed)
         return parsed
 

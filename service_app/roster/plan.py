@@ -28,7 +28,7 @@ from .cells import CellError
 from .columns import HEADER_SEARCH_ROWS, METRIC_COLUMNS, HeaderRow, header_at, header_label
 from .matching import CHUNK, Lookups, existing_firms, existing_metrics, same_value
 from .parsing import BLANK, Column, ColumnReader, Failure, columns_for, display, is_note_or_total
-from .reading import Table
+from .reading import Table, normalise_row
 from .rows import ParsedRows
 
 __all__ = ["CHUNK", "ImportOptions", "ImportPlan", "MetricWrite", "PlannedFirm", "RosterPlanner", "same_value"]
@@ -170,10 +170,10 @@ class RosterPlanner:
 
     def plan(self, table: Table, mapping: dict[int, str] | None = None) -> ImportPlan:
         """Read, validate and match every row; write nothing. Closes the table once its rows are read."""
-        rows = table.rows()
+        rows = table.raw_rows()  # the readers normalise a column at a time
         header = None
         for index, row_cells in enumerate(rows):
-            header = header_at(index, row_cells)
+            header = header_at(index, normalise_row(row_cells))
             if header is not None or index + 1 >= HEADER_SEARCH_ROWS:
                 break
         if header is None:
@@ -247,10 +247,14 @@ class RosterPlanner:
             return
         failed = [False] * len(data)
         parsed: dict[str, list[Any]] = {}
+        sheet_columns = list(itertools.zip_longest(*data))  # the block column by column, short rows padded
+        blank_column = (None,) * len(data)
         for reader in readers:
             index, column = reader.column.index, reader.column
-            cells = [row[index] if index < len(row) else None for row in data]
+            cells = sheet_columns[index] if index < len(sheet_columns) else blank_column
             values = parsed[column.name] = reader.read(cells)
+            if not reader.failed:  # no cell of the column has failed yet: nothing to look for
+                continue
             for position in [k for k, value in enumerate(values) if value.__class__ is Failure]:
                 self._error(plan, numbers[position], column.label, cells[position], values[position].message)
                 failed[position] = True
@@ -322,7 +326,32 @@ class RosterPlanner:
             ]
             metrics = existing_metrics(pairs) if pairs else {}
             for firm, code in zip(firms, codes, strict=True):
-                self._match_firm(kept, firm, code, stored_firms.get(code), metrics, lookups, labels, plan)
+                stored = stored_firms.get(code)
+                if stored is not None or not self._created_plainly(kept, firm, lookups, plan):
+                    self._match_firm(kept, firm, code, stored, metrics, lookups, labels, plan)
+
+    def _created_plainly(self, kept: ParsedRows, firm: int, lookups: Lookups, plan: ImportPlan) -> bool:
+        """Plan the usual new firm cheaply: one row, a name, a street named exactly, in scope, no
+        building or officer to look up, the preview already full. False: take the full path."""
+        if (
+            len(plan.preview) < PREVIEW_ROWS
+            or not self.may_create
+            or self.options.mode == ImportMode.UPDATE
+            or firm in kept.merged
+            or "name" not in kept.values
+            or "street" not in kept.values
+        ):
+            return False
+        row = kept.first_rows[firm]
+        street_id = lookups.streets.get(kept.values["street"][row])
+        if street_id is None or kept.values["name"][row] is BLANK or not self._in_scope(street_id):
+            return False
+        if any(name in kept.values and kept.values[name][row] is not BLANK for name in ("building", "officer")):
+            return False
+        kept.values["street"][row] = street_id  # the kept name becomes the id the firm is created with
+        plan.created.append(firm)
+        plan.counts["created"] += 1
+        return True
 
     def _match_firm(
         self,

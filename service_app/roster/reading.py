@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 import python_calamine
 
 from .guards import ERROR_CODES, ZIP_ERRORS, Limits, Ole, RosterReadError, guard_xls, guard_zip
+from .slices import SLICE_ABOVE, slice_sheet, worksheet_parts
 
-__all__ = ["ERROR_CODES", "FORMATS", "RosterReadError", "Table", "detect_format", "open_table"]
+__all__ = ["ERROR_CODES", "FORMATS", "RosterReadError", "Table", "detect_format", "normalise_row", "open_table"]
 
 FORMATS = ("xlsx", "xls", "ods", "xlsb", "csv")
 
@@ -36,7 +37,9 @@ class Table:
     format: str  #: one of FORMATS
     sheet_name: str  #: "" for CSV
     encoding: str | None  #: CSV only: "utf-8-sig", "utf-8", "gb18030" or "utf-16"
-    row_count: int  #: how many rows `rows()` yields: the last non-empty row's number
+    #: How many rows `rows()` yields: the last non-empty row's number (for a large sheet read in
+    #: slices, the last row holding a cell at all).
+    row_count: int
     _source: Callable[[], Iterator[list[object]]] = field(repr=False, compare=False)
     _release: Callable[[], None] = field(default=lambda: None, repr=False, compare=False)
 
@@ -46,12 +49,36 @@ class Table:
         Column j is spreadsheet column j + 1. Values are str, int, float, bool, date, datetime,
         time (timedelta for durations) or None for an empty cell; CSV values are str or None.
         """
+        return map(normalise_row, self._source())
+
+    def raw_rows(self) -> Iterator[list[object]]:
+        """The rows as the spreadsheet library gives them, for readers that normalise a column at a
+        time: a whole number may still be a float, an empty cell "" or missing at a row's end.
+        `normalise_row` turns one into what `rows()` yields."""
         return self._source()
 
     def close(self) -> None:
         """Let go of the parsed sheet (≈260 MB at 200,000 rows) once no more rows are needed;
         an iteration under way finishes, and `rows()` may not be called again."""
         self._release()
+
+
+_EXACT_FLOAT = 2.0**53
+
+
+def normalise_cell(value: object) -> object:
+    """A cell as `rows()` gives it: whole floats as int, "" as None."""
+    if value.__class__ is float and value.is_integer() and -_EXACT_FLOAT < value < _EXACT_FLOAT:  # type: ignore[attr-defined,operator]
+        return int(value)  # type: ignore[call-overload]
+    return None if value == "" else value
+
+
+def normalise_row(row: list[object]) -> list[object]:
+    """A raw row as `rows()` gives it."""
+    return [
+        int(v) if type(v) is float and v.is_integer() and -_EXACT_FLOAT < v < _EXACT_FLOAT else (None if v == "" else v)
+        for v in row
+    ]
 
 
 def detect_format(data: bytes) -> str:
@@ -73,15 +100,18 @@ def open_table(
     With `pick`, every non-empty sheet is opened (visible ones first) and `pick` chooses or joins them.
     """
     limits = Limits(max_rows, max_cells, max_uncompressed)
+    plain: frozenset[str] = frozenset()
     with _read_errors():
         fmt, container = _identify(data)
         if isinstance(container, _Text):
             return _open_csv(container, limits)
         if isinstance(container, zipfile.ZipFile):
-            guard_zip(container, fmt, limits)
+            plain = guard_zip(container, fmt, limits)
         else:
             guard_xls(container, limits)
-    return _open_workbook(data, fmt, limits, pick)
+    archive = container if fmt == "xlsx" and isinstance(container, zipfile.ZipFile) else None
+    large = {name for name in plain if archive is not None and archive.getinfo(name).file_size > SLICE_ABOVE}
+    return _open_workbook(data, fmt, limits, pick, archive if large else None, large)
 
 
 @contextlib.contextmanager
@@ -241,15 +271,21 @@ def _count_csv_rows(text: str, delimiter: str, limits: Limits) -> int:
 
 # --- Workbooks through python-calamine --------------------------------------------------------------
 
-_EXACT_FLOAT = 2.0**53
 
-
-def _open_workbook(data: bytes, fmt: str, limits: Limits, pick: Callable[[list[Table]], Table] | None) -> Table:
+def _open_workbook(
+    data: bytes,
+    fmt: str,
+    limits: Limits,
+    pick: Callable[[list[Table]], Table] | None,
+    archive: zipfile.ZipFile | None,
+    large: set[str],
+) -> Table:
     try:
         workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
         metadata = workbook.sheets_metadata
         if not metadata:
             raise RosterReadError("no_sheet", "the workbook has no sheets")
+        parts = worksheet_parts(archive, [sheet.name for sheet in metadata]) if archive is not None else {}
         worksheet = python_calamine.SheetTypeEnum.WorkSheet
         visible = python_calamine.SheetVisibleEnum.Visible
         # Visible worksheets first: templates often hide a sheet of drop-down choices in front.
@@ -257,9 +293,15 @@ def _open_workbook(data: bytes, fmt: str, limits: Limits, pick: Callable[[list[T
         order = sorted(worksheets, key=lambda i: metadata[i].visible != visible)
         tables = []
         for index in order:
-            sheet = workbook.get_sheet_by_index(index)
-            if sheet.height and sheet.start is not None and sheet.end is not None:
-                tables.append(_sheet_table(fmt, sheet, sheet.start, sheet.end, limits))
+            table = None
+            if parts.get(index) in large and archive is not None:
+                table = _sliced_table(data, archive, parts[index], index, metadata[index].name, limits)
+            if table is None:
+                sheet = workbook.get_sheet_by_index(index)
+                if sheet.height and sheet.start is not None and sheet.end is not None:
+                    table = _sheet_table(fmt, sheet, sheet.start, sheet.end, limits)
+            if table is not None:
+                tables.append(table)
                 if pick is None:
                     break
         if tables:
@@ -267,12 +309,17 @@ def _open_workbook(data: bytes, fmt: str, limits: Limits, pick: Callable[[list[T
     except RosterReadError:
         raise
     except BaseException as exc:  # pyo3 reports a Rust panic as PanicException, a BaseException
-        if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
-            raise
-        if isinstance(exc, python_calamine.PasswordError):
-            raise RosterReadError("encrypted", str(exc)) from None
-        raise RosterReadError("damaged", f"{type(exc).__name__}: {str(exc)[:200]}") from None
+        _raise_read_error(exc)
     raise RosterReadError("empty", "no sheet holds a cell")
+
+
+def _raise_read_error(exc: BaseException) -> None:
+    """What calamine raised (or a zip error while slicing), as a RosterReadError."""
+    if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
+        raise exc
+    if isinstance(exc, python_calamine.PasswordError):
+        raise RosterReadError("encrypted", str(exc)) from None
+    raise RosterReadError("damaged", f"{type(exc).__name__}: {str(exc)[:200]}") from None
 
 
 def _sheet_table(
@@ -291,12 +338,40 @@ def _sheet_table(
             raise ValueError("the table is closed")
         # iter_rows() already starts at spreadsheet row 1, but at the first used column.
         for raw in held[0].iter_rows():
-            row: list[object] = [
-                int(v)
-                if type(v) is float and v.is_integer() and -_EXACT_FLOAT < v < _EXACT_FLOAT
-                else (None if v == "" else v)
-                for v in raw
-            ]
-            yield padding + row if padding else row
+            yield padding + raw if padding else raw  # type: ignore[operator,misc]
 
     return Table(fmt, sheet.name, None, row_count, rows, held.clear)
+
+
+def _sliced_table(
+    data: bytes, archive: zipfile.ZipFile, part: str, index: int, name: str, limits: Limits
+) -> Table | None:
+    """A large worksheet read a slice of rows at a time (see slices.py); None when it cannot be cut,
+    or has more rows than allowed (the whole sheet then decides, as for any other)."""
+    with _read_errors():
+        cut = slice_sheet(archive, part)
+    if cut is None or cut.last_row > limits.max_rows:
+        return None
+
+    def rows() -> Iterator[list[object]]:
+        done = 0  # rows yielded so far
+        try:
+            for workbook in cut.workbooks(data):
+                sheet = python_calamine.CalamineWorkbook.from_filelike(workbook).get_sheet_by_index(index)
+                del workbook
+                if not sheet.height or sheet.start is None:
+                    continue
+                (first, column), _ = sheet.start, sheet.end
+                if first < done:
+                    raise RosterReadError("damaged", f"{part} has cells outside their rows")
+                yield from itertools.repeat([], first - done)
+                padding: list[object] = [None] * column
+                for raw in sheet.to_python(skip_empty_area=True):
+                    yield padding + raw if padding else raw  # type: ignore[operator,misc]
+                done = sheet.end[0] + 1  # type: ignore[index]
+        except RosterReadError:
+            raise
+        except BaseException as exc:
+            _raise_read_error(exc)
+
+    return Table("xlsx", name, None, cut.last_row, rows)

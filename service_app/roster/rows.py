@@ -60,7 +60,7 @@ class ParsedRows:
         for name, store in self.values.items():
             values = kept(columns[name])
             if name in AMOUNT_COLUMNS:
-                store.extend(_NAN if v is BLANK else v for v in values)
+                store.extend([_NAN if v is BLANK else v for v in values])
             else:
                 store.extend(values)
 
