@@ -269,6 +269,9 @@ class ColumnReader:
         self.quick = quick.get(column.name, _no_quick)
         #: Some cell of the column failed: blocks must be searched for Failures.
         self.failed = False
+        #: Head counts and dates, by the raw cell (a float or a date): they repeat across a roster.
+        self.interned: dict[object, Any] = {}
+        self.interned_kind: type | None = {"employees": float, "established": dt.date}.get(column.name)
 
     def read(self, values: Sequence[object]) -> list[Any]:
         """The column's cells of a block, read."""
@@ -286,13 +289,10 @@ class ColumnReader:
                 else miss(v)
                 for v in values
             ]
+        interned = self.interned
         if self.quick is _quick_count:  # whole numbers come as floats
             return [
-                int(v)  # type: ignore[call-overload]
-                if v.__class__ is float and 0.0 <= v <= 10_000_000.0 and v.is_integer()  # type: ignore[operator,attr-defined]
-                else BLANK
-                if v is None
-                else miss(v)
+                interned[v] if v.__class__ is float and v in interned else BLANK if v is None else miss(v)
                 for v in values
             ]
         if self.quick is _quick_code:
@@ -307,9 +307,8 @@ class ColumnReader:
                 for v in values
             ]
         if self.column.name == "established":
-            earliest, today = _EARLIEST, dt.date.today()
             return [
-                v if v.__class__ is dt.date and earliest <= v <= today else BLANK if v is None else miss(v)  # type: ignore[operator]
+                interned[v] if v.__class__ is dt.date and v in interned else BLANK if v is None else miss(v)
                 for v in values
             ]
         if not self.remembering:
@@ -320,8 +319,15 @@ class ColumnReader:
         ]
 
     def _miss(self, value: object) -> Any:
+        raw = value
         if value.__class__ is float:  # a raw cell: a whole number reads as the int it is
             value = normalise_cell(value)
+        parsed = self._read(value)
+        if raw.__class__ is self.interned_kind and len(self.interned) < _REMEMBERED:
+            self.interned[raw] = parsed  # one object for each head count or date, not one per cell
+        return parsed
+
+    def _read(self, value: object) -> Any:
         parsed = self.quick(value)
         if value.__class__ is str:
             if parsed is _SLOW:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import python_calamine
 
 from .guards import ERROR_CODES, ZIP_ERRORS, Limits, Ole, RosterReadError, guard_xls, guard_zip
-from .slices import SLICE_ABOVE, slice_sheet, worksheet_parts
+from .slices import EMPTY_SHEET, SLICE_ABOVE, slice_sheet, workbook_with, worksheet_parts
 
 __all__ = ["ERROR_CODES", "FORMATS", "RosterReadError", "Table", "detect_format", "normalise_row", "open_table"]
 
@@ -281,7 +281,9 @@ def _open_workbook(
     large: set[str],
 ) -> Table:
     try:
-        workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+        # Large worksheets stand empty while calamine lists the sheets; they are read in slices.
+        opened = workbook_with(data, archive, dict.fromkeys(large, EMPTY_SHEET)) if archive is not None else None
+        workbook = python_calamine.CalamineWorkbook.from_filelike(opened or io.BytesIO(data))
         metadata = workbook.sheets_metadata
         if not metadata:
             raise RosterReadError("no_sheet", "the workbook has no sheets")
@@ -297,6 +299,9 @@ def _open_workbook(
             if parts.get(index) in large and archive is not None:
                 table = _sliced_table(data, archive, parts[index], index, metadata[index].name, limits)
             if table is None:
+                if parts.get(index) in large:  # a large sheet that cannot be sliced: read whole after all
+                    workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+                    large = set()
                 sheet = workbook.get_sheet_by_index(index)
                 if sheet.height and sheet.start is not None and sheet.end is not None:
                     table = _sheet_table(fmt, sheet, sheet.start, sheet.end, limits)

@@ -25,8 +25,11 @@ from .guards import member_pieces
 
 #: Worksheet parts larger than this (XML bytes) are read in slices: ≈35,000 rows of a 17-column roster.
 SLICE_ABOVE = 32 * 1024 * 1024
-#: About how much XML goes into one slice: ≈9,000 rows of a 17-column roster.
-SLICE_BYTES = 8 * 1024 * 1024
+#: About how much XML goes into one slice: ≈4,500 rows of a 17-column roster. Each slice's
+#: workbook repeats the shared strings, which calamine reads again for every slice.
+SLICE_BYTES = 4 * 1024 * 1024
+#: What stands in for a large worksheet while the workbook is opened for its list of sheets.
+EMPTY_SHEET = b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData/></worksheet>'
 
 _SHEET_DATA = re.compile(rb"<sheetData\s*>")
 _ROOT = re.compile(rb"<((?:[\w.-]+:)?worksheet)[\s>]")
@@ -55,7 +58,7 @@ class SheetSlices:
         archive = zipfile.ZipFile(io.BytesIO(data))
         part = _Stream(member_pieces(archive, archive.getinfo(self.member)))
         for start, stop in zip(self.cuts, self.cuts[1:], strict=False):
-            yield _workbook_with(data, archive, self.member, self.head + part.take(start, stop) + self.tail)
+            yield workbook_with(data, archive, {self.member: self.head + part.take(start, stop) + self.tail})
 
 
 def worksheet_parts(archive: zipfile.ZipFile, names: list[str]) -> dict[int, str]:
@@ -146,15 +149,16 @@ class _Stream:
         return taken
 
 
-def _workbook_with(data: bytes, archive: zipfile.ZipFile, member: str, part: bytes) -> io.BytesIO:
-    """The workbook with one part replaced (stored uncompressed), every other part copied raw."""
+def workbook_with(data: bytes, archive: zipfile.ZipFile, replaced: dict[str, bytes]) -> io.BytesIO:
+    """The workbook with some parts replaced (stored uncompressed), every other part copied raw."""
     out = io.BytesIO()
     directory = []
     for info in archive.infolist():
         if info.is_dir():
             continue
         name = info.filename.encode("utf-8")
-        if info.filename == member:
+        part = replaced.get(info.filename)
+        if part is not None:
             payload, method, crc, size = part, zipfile.ZIP_STORED, zlib.crc32(part), len(part)
         else:
             payload, method, crc, size = _raw_member(data, info), info.compress_type, info.CRC, info.file_size
