@@ -191,13 +191,15 @@ class RosterPlanner:
             plan.errors.append(RowError(header.index + 1, "统一社会信用代码", "", "表头中没有“统一社会信用代码”列"))
             return plan
         firm_names = [c.name for c in columns if c.kind == "firm"]
-        kept = ParsedRows(firm_names, [c.name for c in columns if c.kind == "metric"])
+        metric_names = [c.name for c in columns if c.kind == "metric"]
+        kept = ParsedRows(firm_names, metric_names, max(table.row_count - header.index - 1, 0))
         readers = [ColumnReader(column) for column in columns]
         next_row = header.index + 2  # the spreadsheet row of the block's first row
         while block := list(itertools.islice(rows, BLOCK_ROWS)):
             self._read_block(block, next_row, code_column.index, readers, kept, plan)
             next_row += len(block)
         table.close()  # the kept rows hold all that matching needs
+        kept.finish()
         labels = {c.name: c.label for c in columns}
         self._group(kept, labels, plan)
         self._match(kept, labels, plan)
