@@ -109,9 +109,12 @@ def open_table(
             plain = guard_zip(container, fmt, limits)
         else:
             guard_xls(container, limits)
-    archive = container if fmt == "xlsx" and isinstance(container, zipfile.ZipFile) else None
-    large = {name for name in plain if archive is not None and archive.getinfo(name).file_size > SLICE_ABOVE}
-    return _open_workbook(data, fmt, limits, pick, archive if large else None, large)
+    sheets: list[tuple[str, str | None]] = []
+    if fmt == "xlsx" and isinstance(container, zipfile.ZipFile):
+        sheets = [(name, part) for name, part in worksheet_parts(container) if part in plain]
+        sheets = [(name, part) for name, part in sheets if container.getinfo(part).file_size > SLICE_ABOVE]  # type: ignore[arg-type]
+    large = {part: name for name, part in sheets if part is not None}
+    return _open_workbook(data, fmt, limits, pick, container if large else None, large)  # type: ignore[arg-type]
 
 
 @contextlib.contextmanager
@@ -278,16 +281,23 @@ def _open_workbook(
     limits: Limits,
     pick: Callable[[list[Table]], Table] | None,
     archive: zipfile.ZipFile | None,
-    large: set[str],
+    large: dict[str, str],
 ) -> Table:
+    """Open the first non-empty worksheet (or all, for `pick`). `large` names the worksheet parts
+    (part → sheet name) to read in slices: they stand empty while calamine lists the sheets."""
     try:
-        # Large worksheets stand empty while calamine lists the sheets; they are read in slices.
         opened = workbook_with(data, archive, dict.fromkeys(large, EMPTY_SHEET)) if archive is not None else None
         workbook = python_calamine.CalamineWorkbook.from_filelike(opened or io.BytesIO(data))
         metadata = workbook.sheets_metadata
         if not metadata:
             raise RosterReadError("no_sheet", "the workbook has no sheets")
-        parts = worksheet_parts(archive, [sheet.name for sheet in metadata]) if archive is not None else {}
+        parts: dict[int, str] = {}
+        for index, listed in enumerate(metadata):
+            part = next((p for p, name in large.items() if name == listed.name), None)
+            if part is not None:
+                parts[index] = part
+        if len(parts) != len(large):  # a sheet calamine names otherwise: read them all whole
+            workbook, parts, large = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data)), {}, {}
         worksheet = python_calamine.SheetTypeEnum.WorkSheet
         visible = python_calamine.SheetVisibleEnum.Visible
         # Visible worksheets first: templates often hide a sheet of drop-down choices in front.
@@ -296,12 +306,12 @@ def _open_workbook(
         tables = []
         for index in order:
             table = None
-            if parts.get(index) in large and archive is not None:
+            if index in parts and archive is not None:
                 table = _sliced_table(data, archive, parts[index], index, metadata[index].name, limits)
             if table is None:
-                if parts.get(index) in large:  # a large sheet that cannot be sliced: read whole after all
+                if index in parts:  # a large sheet that cannot be sliced: read whole after all
                     workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
-                    large = set()
+                    parts = {}
                 sheet = workbook.get_sheet_by_index(index)
                 if sheet.height and sheet.start is not None and sheet.end is not None:
                     table = _sheet_table(fmt, sheet, sheet.start, sheet.end, limits)

@@ -25,9 +25,10 @@ from .guards import member_pieces
 
 #: Worksheet parts larger than this (XML bytes) are read in slices: ≈35,000 rows of a 17-column roster.
 SLICE_ABOVE = 32 * 1024 * 1024
-#: About how much XML goes into one slice: ≈4,500 rows of a 17-column roster. Each slice's
-#: workbook repeats the shared strings, which calamine reads again for every slice.
-SLICE_BYTES = 4 * 1024 * 1024
+#: About how much XML goes into one slice: ≈2,200 rows of a 17-column roster, ≈15 MB of
+#: calamine's and Python's at a time. Each slice's workbook repeats the shared strings, which
+#: calamine reads again for every slice, so slices are never smaller than that part.
+SLICE_BYTES = 2 * 1024 * 1024
 #: What stands in for a large worksheet while the workbook is opened for its list of sheets.
 EMPTY_SHEET = b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData/></worksheet>'
 
@@ -61,49 +62,55 @@ class SheetSlices:
             yield workbook_with(data, archive, {self.member: self.head + part.take(start, stop) + self.tail})
 
 
-def worksheet_parts(archive: zipfile.ZipFile, names: list[str]) -> dict[int, str]:
-    """Sheet index → worksheet part, for the sheets whose name in xl/workbook.xml matches `names`
-    (calamine's, in workbook order); empty when the workbook is laid out otherwise."""
+def worksheet_parts(archive: zipfile.ZipFile) -> list[tuple[str, str | None]]:
+    """Each sheet of xl/workbook.xml in order (calamine's order too): its name, and its part when it
+    is a worksheet; empty when the workbook is laid out otherwise."""
     try:
         workbook = archive.read("xl/workbook.xml")
         relationships = archive.read("xl/_rels/workbook.xml.rels")
     except (KeyError, zipfile.BadZipFile, zlib.error, OSError):
-        return {}
+        return []
     targets = {}
     for tag in _RELATIONSHIP.findall(relationships):
         attributes = _attributes(tag)
-        target = attributes.get(b"Target", b"").decode("utf-8", "replace")
-        targets[attributes.get(b"Id")] = target.lstrip("/") if target.startswith("/") else "xl/" + target
-    parts = {}
-    sheets = _WORKBOOK_SHEET.findall(workbook)
-    if len(sheets) != len(names):
-        return {}
-    for index, (tag, name) in enumerate(zip(sheets, names, strict=True)):
+        if attributes.get(b"Type", b"").endswith(b"/worksheet"):
+            target = attributes.get(b"Target", b"").decode("utf-8", "replace")
+            targets[attributes.get(b"Id")] = target.lstrip("/") if target.startswith("/") else "xl/" + target
+    sheets = []
+    for tag in _WORKBOOK_SHEET.findall(workbook):
         attributes = _attributes(tag)
         relationship = next((v for k, v in attributes.items() if k.endswith(b":id")), None)
-        if attributes.get(b"name", b"").decode("utf-8", "replace") == name and relationship in targets:
-            parts[index] = targets[relationship]
-    return parts
+        sheets.append((attributes.get(b"name", b"").decode("utf-8", "replace"), targets.get(relationship)))
+    return sheets
 
 
 def slice_sheet(archive: zipfile.ZipFile, member: str) -> SheetSlices | None:
-    """Find where to cut a plain worksheet part into slices of about SLICE_BYTES of whole rows;
+    """Find where to cut a plain worksheet part into slices of about SLICE_BYTES of whole rows (or
+    the shared strings' size, if larger);
     None when it is not laid out as expected (rows out of order, no cell holding a value, …)."""
+    shared = next((i.file_size for i in archive.infolist() if i.filename.endswith("sharedStrings.xml")), 0)
+    slice_bytes = max(SLICE_BYTES, shared)
     head: bytes | None = None
     tail = b""
     cuts: list[int] = []
     offset = end = last_row = last_numbered = 0
     has_value = False
+    before = b""  # the pieces before <sheetData>
     for piece in member_pieces(archive, archive.getinfo(member)):  # no tag spans two pieces
         begin = 0
         if head is None:
+            piece, offset = before + piece, offset - len(before)
             opening, root = _SHEET_DATA.search(piece), _ROOT.search(piece)
             if opening is None or root is None:
-                return None
+                before = piece
+                offset += len(piece)
+                if len(before) > SLICE_BYTES:
+                    return None
+                continue
             head = _DIMENSION.sub(b"", piece[: opening.end()])
             tail = b"</sheetData></" + root[1] + b">"
             begin = opening.end()
-            cuts.append(begin)
+            cuts.append(offset + begin)
         closing = piece.find(b"</sheetData>", begin)
         rows = piece[begin : closing if closing >= 0 else len(piece)]
         numbers = [int(n) for n in _ROW_NUMBER.findall(rows)]
@@ -114,7 +121,7 @@ def slice_sheet(archive: zipfile.ZipFile, member: str) -> SheetSlices | None:
         found = _LAST_CELL_ROW.match(rows, cell) if cell >= 0 else None
         last_row = max(last_row, int(found[1])) if found else last_row
         has_value = has_value or _VALUE.search(rows) is not None
-        if offset + begin - cuts[-1] >= SLICE_BYTES and (row := _ROW_START.search(rows)) is not None:
+        if offset + begin - cuts[-1] >= slice_bytes and (row := _ROW_START.search(rows)) is not None:
             cuts.append(offset + begin + row.start())
         if closing >= 0:
             end = offset + closing

@@ -675,3 +675,93 @@ def test_the_piecewise_guard_decides_as_the_whole_one(monkeypatch, piece):
     assert [_guard_outcome(data) for data in samples] == expected
     assert sum(scanned) > len(scanned) // 2  # most members really were scanned in pieces
     assert expected.count("ok") > 1 and len(set(expected)) > 3  # the samples cover both outcomes
+
+
+# --- Large sheets, read in slices -----------------------------------------------------------------
+
+
+def _trimmed(rows: list[list[object]]) -> list[list[object]]:
+    """Rows without trailing blanks, and without trailing blank rows: slices may end rows earlier."""
+    trimmed = [list(row) for row in rows]
+    for row in trimmed:
+        while row and row[-1] is None:
+            row.pop()
+    while trimmed and not trimmed[-1]:
+        trimmed.pop()
+    return trimmed
+
+
+@pytest.fixture
+def tiny_slices(monkeypatch):
+    """Every plain worksheet is read in slices of a few rows, cut from pieces of a few hundred bytes."""
+    from service_app.roster import guards, reading, slices
+
+    monkeypatch.setattr(reading, "SLICE_ABOVE", 0)
+    monkeypatch.setattr(slices, "SLICE_BYTES", 300)
+    monkeypatch.setattr(guards, "_PIECE", 200)
+    cut = []
+    real = slices.slice_sheet
+
+    def counting(*args):
+        found = real(*args)
+        cut.append(0 if found is None else len(found.cuts) - 1)
+        return found
+
+    monkeypatch.setattr(reading, "slice_sheet", counting)
+    return cut
+
+
+def _slice_samples() -> list[bytes]:
+    workbook = openpyxl.Workbook()
+    workbook.active["C3"] = "统一社会信用代码"
+    workbook.active["D6"] = 7
+    workbook.active["B40"] = "末行"
+    samples = [
+        roster_xlsx(),
+        _save(workbook),
+        xlsx_with_rows([[n, f"企业{n}", n * 1.5, None, "是"] for n in range(300)]),
+    ]
+    samples += [path.read_bytes() for path in sorted(FIXTURES.glob("*.xlsx"))]
+    samples += [path.read_bytes() for path in sorted(CORPUS.glob("*.xlsx"))] if CORPUS.is_dir() else []
+    return samples
+
+
+def test_a_sheet_read_in_slices_gives_the_rows_of_the_whole(monkeypatch, tiny_slices):
+    """Each slice is a workbook of its own, yet every cell comes out in its place, with its type."""
+    expected = []
+    for data in _slice_samples():
+        with monkeypatch.context() as whole:
+            whole.setattr("service_app.roster.reading.SLICE_ABOVE", 10**12)
+            try:
+                expected.append(_trimmed(read(data)))
+            except RosterReadError as exc:
+                expected.append(exc.code)
+    tiny_slices.clear()
+    got = []
+    for data in _slice_samples():
+        try:
+            got.append(_trimmed(read(data)))
+        except RosterReadError as exc:
+            got.append(exc.code)
+    assert got == expected
+    assert max(tiny_slices) > 10  # the 300-row sheet really was cut into many slices
+    assert tiny_slices.count(0) < len(tiny_slices)
+
+
+def test_a_sliced_sheet_keeps_its_row_count_and_refuses_too_many_rows(tiny_slices):
+    data = xlsx_with_rows([[n, "甲"] for n in range(50)])
+    table = open_table(data)
+    assert table.row_count == 50
+    assert len(list(table.rows())) == 50
+    assert read_error(data, max_rows=20) == "too_many_rows"  # decided on the whole sheet, as ever
+
+
+def test_rows_out_of_order_are_not_sliced(tiny_slices):
+    data = patch_member(
+        xlsx_with_rows([[n] for n in range(1, 30)]),
+        "xl/worksheets/sheet1.xml",
+        lambda xml: xml.replace(b'<row r="5">', b'<row r="50">').replace(b'<c r="A5"', b'<c r="A50"'),
+    )
+    rows = read(data)
+    assert rows[49] == [5]
+    assert tiny_slices == [0]  # read whole
