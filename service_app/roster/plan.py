@@ -34,7 +34,7 @@ from .rows import ParsedRows
 __all__ = ["CHUNK", "ImportOptions", "ImportPlan", "MetricWrite", "PlannedFirm", "RosterPlanner", "same_value"]
 
 #: Rows read and parsed at a time.
-BLOCK_ROWS = 4096
+BLOCK_ROWS = 2048
 #: Firms matched against the stored roster at a time.
 MATCH_FIRMS = 5000
 PREVIEW_ROWS = 20
@@ -286,6 +286,9 @@ class RosterPlanner:
 
     def _group(self, kept: ParsedRows, labels: dict[str, str], plan: ImportPlan) -> None:
         """Group rows by credit code: firm fields must agree; one metric row per quarter."""
+        if len(set(kept.codes)) == len(kept.codes):  # a row a firm, the usual roster: no dict of every code
+            kept.first_rows = array("l", range(len(kept.codes)))
+            return
         firms: dict[str, int] = {}
         code_label = labels.get("credit_code", "统一社会信用代码")
         for row, code in enumerate(kept.codes):
