@@ -103,9 +103,9 @@ def roster_sheets(tables: list[Table]) -> Table:
         raise RosterReadError("too_many_rows", f"{row_count} rows, more than {MAX_SHEET_ROWS}")
 
     def rows() -> Iterator[list[object]]:
-        yield from first.rows()
+        yield from first.raw_rows()
         for table, index in more:
-            yield from itertools.islice(table.rows(), index + 1, None)
+            yield from itertools.islice(table.raw_rows(), index + 1, None)
 
     names = "、".join([first.sheet_name, *(table.sheet_name for table, _ in more)])
     return Table(first.format, names, None, row_count, rows)

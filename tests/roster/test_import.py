@@ -631,3 +631,26 @@ class TestWebReview:
         auth.login("district_a")
         assert client.get(path).status_code == 403
         assert client.post(path.replace("/errors.xlsx", "/confirm")).status_code in (403, 405)
+
+
+def test_a_roster_read_in_slices_imports_the_same(runner, app, streets, tmp_path, monkeypatch):
+    """What a 200,000-row sheet goes through (calamine given a slice of rows at a time), on a small one."""
+    from service_app.roster import guards, reading, slices
+
+    rows = roster_rows(40)
+    rows[7][1] = "ABC"
+    rows.append(list(rows[3]))
+    rows[-1][11], rows[-1][12] = "2026Q2", 77
+    data = xlsx_bytes(rows)
+    _, whole = run_import(runner, tmp_path, data, "--dry-run")
+    monkeypatch.setattr(reading, "SLICE_ABOVE", 0)
+    monkeypatch.setattr(slices, "SLICE_BYTES", 500)
+    monkeypatch.setattr(guards, "_PIECE", 300)
+    result, sliced = run_import(runner, tmp_path, data, "--skip-invalid")
+    assert result.exit_code == 0, result.output
+    assert sliced["errors"] == whole["errors"] and len(sliced["errors"]) == 1
+    assert (sliced["created"], sliced["skipped"]) == (39, 1)
+    with app.app_context():
+        firm = db.session.scalars(sa.select(Firm).where(Firm.credit_code == code(4))).one()
+        quarters = db.session.scalars(sa.select(QuarterlyMetric.quarter).where(QuarterlyMetric.firm_id == firm.id))
+        assert sorted(quarters) == ["2026Q2", "2026Q3"]
