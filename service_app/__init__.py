@@ -18,9 +18,10 @@ def create_app(config: type[Config] | object = Config) -> Flask:
     check_safe_xml()
     app = Flask(__name__)
     app.config.from_object(config)
-    from .security import BoundedIntConverter
+    from .security import BoundedIntConverter, TextRequest
 
     app.url_map.converters["int"] = BoundedIntConverter  # before any route: huge ids are 404s
+    app.request_class = TextRequest  # no NUL in query or form values
     configure_instance(app)
     register_extensions(app)
     register_blueprints(app)

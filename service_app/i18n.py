@@ -121,6 +121,7 @@ FIELD_LABELS = {
 LANGUAGE_NAMES = {"zh_CN": "中文", "en": "English"}
 IMPORT_STATUS_LABELS = {
     ImportStatus.PREVIEWED: _l("Waiting for confirmation"),
+    ImportStatus.APPLYING: _l("Importing…"),
     ImportStatus.APPLIED: _l("Imported"),
     ImportStatus.FAILED: _l("Failed"),
     ImportStatus.UNDONE: _l("Undone"),

@@ -58,6 +58,8 @@ JOBS = (
     # Every 15 seconds (a cheap query when idle): stalled builds retried, a street pack for each newly
     # applied proposal, packs and large list downloads asked for, old ones purged.
     Job("exports.build_packs", "service_app.exports.tasks:build_packs", {"second": "*/15"}),
+    # Every five minutes: imports left applying by a process that died are marked failed.
+    Job("roster.recover_interrupted", "service_app.roster.tasks:recover_interrupted", {"minute": "*/5"}),
 )
 
 

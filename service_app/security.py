@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-from flask import Response
+from flask import Request, Response, request
+from werkzeug.datastructures import FileStorage, ImmutableMultiDict, iter_multi_items
 from werkzeug.routing import IntegerConverter, Map
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -46,6 +48,38 @@ def safe_next_path(target: str | None, default: str = "/") -> str:
     if parts.scheme or parts.netloc:
         return default
     return target
+
+
+def local_referrer(default: str) -> str:
+    """The page a form was posted from, as a local path, when it is a page of this site; else default."""
+    referrer = request.referrer or ""
+    parts = urlsplit(referrer)
+    if parts.scheme not in ("http", "https") or parts.netloc != request.host:
+        return default
+    return safe_next_path(parts.path + (f"?{parts.query}" if parts.query else ""), default)
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, FileStorage) and value.filename:
+        value.filename = value.filename.replace("\x00", "")
+        return value
+    return value.replace("\x00", "") if isinstance(value, str) else value
+
+
+class NulFreeMultiDict(ImmutableMultiDict[str, Any]):
+    """Query or form values, and uploads' file names, with NUL characters removed."""
+
+    def __init__(self, mapping: Any = None) -> None:
+        if mapping is not None:
+            mapping = [(_without_nul(key), _without_nul(value)) for key, value in iter_multi_items(mapping)]
+        super().__init__(mapping)
+
+
+class TextRequest(Request):
+    """A request whose query and form values (and file names) hold no NUL character: PostgreSQL text
+    cannot store or compare one, so a stray %00 in a search or a form would be a 500, not a message."""
+
+    parameter_storage_class = NulFreeMultiDict
 
 
 def attachment_header(ascii_name: str, name: str) -> str:

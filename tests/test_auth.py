@@ -56,26 +56,7 @@ def test_inactive_user_cannot_sign_in(client, auth, world, app):
     assert client.get("/").status_code == 302
 
 
-@pytest.mark.parametrize(
-    "target",
-    [
-        "//evil.example",
-        "/\\evil.example",
-        "https://evil.example",
-        "http://evil.example/firms/",
-        "javascript:alert(1)",
-        "/%5Cevil.example",
-        "\\\\evil.example",
-        " //evil.example",
-        "/\t/evil.example",
-    ],
-)
-def test_open_redirect_vectors_land_home(auth, world, target):
-    response = auth.login("officer_a", next_url=target)
-    assert response.status_code == 302
-    assert response.location == "/"
-
-
+# The open-redirect vectors of every redirect are in test_security.py.
 def test_local_next_path_is_followed(auth, world):
     response = auth.login("officer_a", next_url="/firms/?q=abc")
     assert response.location == "/firms/?q=abc"

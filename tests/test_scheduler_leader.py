@@ -130,9 +130,10 @@ def test_one_leads_the_other_takes_over_when_it_is_killed(scheduler_database, tm
             after = db.session.scalars(sa.select(JobRun)).all()
             fire_times = [(r.job_id, r.scheduled_for) for r in after]
             assert len(fire_times) == len(set(fire_times))  # no fire time ran twice
-            daily = [r for r in after if r.job_id != "exports.build_packs"]
+            frequent = {"exports.build_packs", "roster.recover_interrupted"}  # may fire during the test
+            daily = [r for r in after if r.job_id not in frequent]
             assert {(r.job_id, r.scheduled_for, r.runner) for r in daily} == {
-                run for run in before if run[0] != "exports.build_packs"
+                run for run in before if run[0] not in frequent
             }  # the new leader re-ran nothing the first one had run
             assert all(r.status == JobRunStatus.DONE for r in after)
         second.stop()

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import io
 import os
+import re
 import threading
 from pathlib import Path
+from urllib.parse import urljoin, urlsplit
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 
 import service_app.deployment
 from config import TestConfig
 from service_app import configure_instance, create_app
+from service_app.domain.quarters import Quarter
 from service_app.extensions import db
-from service_app.models import Firm
+from service_app.models import Firm, Notification, ProposalItem, User
+from service_app.models.types import utcnow
 
 from . import factories
 
@@ -150,3 +156,155 @@ def test_an_empty_secret_key_file_stops_start_up(tmp_path, monkeypatch):
     monkeypatch.setattr(service_app.deployment.time, "sleep", lambda seconds: None)
     with pytest.raises(RuntimeError, match="empty"):
         configure_instance(bare_app(tmp_path))
+
+
+# --- open redirects ------------------------------------------------------------------------------
+
+#: Targets that leave the site in some browser, once it has stripped tabs and newlines, read a
+#: backslash as a slash, or decoded the percent signs.
+REDIRECT_VECTORS = [
+    "//evil.com",
+    "https://evil.com",
+    "http://evil.com/firms/",
+    "/\\evil.com",
+    "\\\\evil.com",
+    "\\/evil.com",
+    "javascript:alert(1)",
+    "JaVaScRiPt:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "%2F%2Fevil.com",
+    "/%2F/evil.com",
+    "/%5Cevil.com",
+    "/%09/evil.com",
+    "http:evil.com",
+    "https:/evil.com",
+    "///evil.com",
+    "http://127.0.0.1@evil.com",
+    " //evil.com",
+    "\t//evil.com",
+    "\n//evil.com",
+    "/\t/evil.com",
+    "/\r\n/evil.com",
+]
+#: Tab, newline and carriage return, which browsers drop from anywhere in a URL.
+_DROPPED = re.compile(r"[\t\n\r]")
+
+
+def lands_on_site(location: str) -> bool:
+    """Where a browser goes for this Location, read as leniently as browsers read it."""
+    cleaned = _DROPPED.sub("", location.strip("".join(map(chr, range(33))))).replace("\\", "/")
+    target = urlsplit(urljoin("http://localhost/firms/", cleaned))
+    return target.scheme in ("http", "https") and target.netloc == "localhost"
+
+
+@pytest.mark.parametrize(
+    "location", ["//evil.com", "/\\evil.com", "\t//evil.com", "/\n/evil.com", "javascript:x", " //e.com"]
+)
+def test_the_check_sees_where_a_browser_would_go(location):
+    assert not lands_on_site(location)
+    assert lands_on_site("/firms/?q=abc") and lands_on_site("/")
+
+
+@pytest.mark.parametrize("target", REDIRECT_VECTORS)
+def test_sign_in_next_stays_on_site(client, app, target):
+    # One sign-in per vector, each by its own user, so a sign-in limit sees one attempt per user.
+    with app.app_context():
+        factories.make_user(f"redirect{REDIRECT_VECTORS.index(target)}", "supervisor")
+        db.session.commit()
+    response = client.post(
+        "/login",
+        data={"username": f"redirect{REDIRECT_VECTORS.index(target)}", "password": factories.PASSWORD, "next": target},
+    )
+    assert response.status_code == 302
+    assert lands_on_site(response.location), response.location
+
+
+@pytest.mark.parametrize("target", REDIRECT_VECTORS)
+def test_signed_in_users_sent_on_from_the_sign_in_page_stay_on_site(client, auth, world, target):
+    auth.enter("officer_a")
+    response = client.get("/login", query_string={"next": target})
+    assert response.status_code == 302
+    assert lands_on_site(response.location), response.location
+
+
+@pytest.mark.parametrize("target", REDIRECT_VECTORS)
+def test_language_switch_next_stays_on_site(client, target):
+    response = client.post("/language", data={"lang": "en", "next": target})
+    assert response.status_code == 302
+    assert lands_on_site(response.location), response.location
+
+
+@pytest.mark.parametrize("target", REDIRECT_VECTORS)
+def test_a_notification_link_stays_on_site(client, auth, world, app, target):
+    with app.app_context():
+        user = db.session.scalars(sa.select(User).where(User.username == "officer_a")).one()
+        note = Notification(
+            user_id=user.id,
+            object_type="user",
+            object_id=str(user.id),
+            kind="test",
+            day=utcnow().date(),
+            message="x",
+            link=target,
+            created_at=utcnow(),
+        )
+        db.session.add(note)
+        db.session.commit()
+        note_id = note.id
+    auth.enter("officer_a")
+    response = client.post("/notifications/read", data={"id": str(note_id)})
+    assert response.status_code == 302
+    assert lands_on_site(response.location), response.location
+
+
+@pytest.fixture
+def proposal_item(app, world) -> tuple[int, int]:
+    """A draft proposal's line: (proposal id, item id)."""
+    from service_app.tiers.services import propose_tiers
+
+    with app.app_context():
+        proposal = propose_tiers(Quarter(2031, 1))
+        item_id = db.session.scalars(sa.select(ProposalItem.id).where(ProposalItem.proposal_id == proposal.id)).first()
+        db.session.commit()
+        return proposal.id, item_id
+
+
+@pytest.mark.parametrize("target", [v for v in REDIRECT_VECTORS if not _DROPPED.search(v)])  # headers carry no newline
+def test_a_refused_override_goes_back_only_to_a_page_of_this_site(client, auth, proposal_item, target):
+    auth.enter("supervisor")
+    proposal_id, item_id = proposal_item
+    url = f"/tiers/proposals/{proposal_id}/items/{item_id}/override"
+    response = client.post(url, data={"tier": "key", "reason": ""}, headers={"Referer": target})
+    assert response.status_code == 302
+    assert lands_on_site(response.location), response.location
+
+
+def test_a_refused_override_goes_back_to_the_filtered_review_page(client, auth, proposal_item):
+    auth.enter("supervisor")
+    proposal_id, item_id = proposal_item
+    review = f"/tiers/proposals/{proposal_id}?change=new&q=%E6%9D%AD"
+    url = f"/tiers/proposals/{proposal_id}/items/{item_id}/override"
+    response = client.post(url, data={"tier": "key", "reason": ""}, headers={"Referer": f"http://localhost{review}"})
+    assert response.location == review
+
+
+# --- NUL characters ------------------------------------------------------------------------------
+
+
+def test_a_nul_in_a_search_or_a_form_is_dropped_not_a_500(client, auth, world, app):
+    auth.enter("officer_a")
+    assert client.get("/firms/", query_string={"q": "甲\x00街道"}).status_code == 200
+    response = client.post(
+        f"/firms/{world.firm_a}/edit", data={"status": "active", "notes": "第一\x00行", "version": "1"}
+    )
+    assert response.status_code == 302
+    with app.app_context():
+        assert db.session.get(Firm, world.firm_a).notes == "第一行"
+
+
+def test_a_nul_in_an_uploaded_file_name_is_dropped(client, auth, world):
+    auth.enter("officer_a")
+    data = {"file": (io.BytesIO(b"not a roster"), "名录\x00.csv"), "mode": "upsert"}
+    response = client.post("/roster/imports", data=data, content_type="multipart/form-data", follow_redirects=True)
+    assert response.status_code == 200
+    assert "名录.csv" in response.text

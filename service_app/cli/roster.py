@@ -22,7 +22,7 @@ from ..firms.services import NO_TIER, FirmFilters
 from ..models import ImportMode
 from ..roster.cells import CellError, parse_quarter
 from ..roster.plan import ImportOptions
-from ..roster.services import ImportError_, confirm_batch, upload_roster
+from ..roster.services import ImportError_, confirm_batch, recover_interrupted_imports, upload_roster
 
 roster_cli = AppGroup("roster", help="Import and export rosters.")
 
@@ -64,6 +64,7 @@ def import_roster(
     except CellError as exc:
         _finish({"error": str(exc)}, as_json, 2)
     options = ImportOptions(ImportMode(mode), overwrite_blanks, skip_invalid, default_quarter)
+    recover_interrupted_imports()  # an earlier run killed while writing is marked failed first
     try:
         batch, plan = upload_roster(data, file.name, None, options, dedupe=False)
         assert plan is not None

@@ -15,7 +15,7 @@ from ..extensions import db
 from ..firms.services import filters_from_args, firm_filter_clauses
 from ..models import ExportKind, ExportPack, PackStatus
 from ..permissions import roles_required
-from ..security import attachment_header
+from ..security import attachment_header, db_id
 from . import bp
 from .forms import PackForm
 from .packs import (
@@ -78,7 +78,7 @@ def roster():
 def index():
     """The user's background downloads, and packs of the last 30 days: status and progress, the zip for
     all-street users, each user's street workbooks."""
-    page = request.args.get("page", 1, type=int)
+    page = request.args.get("page", 1, type=db_id)
     packs = db.paginate(visible_packs(), page=page, per_page=20, error_out=False)
     mine = db.session.scalars(my_exports(current_user).limit(20)).all()
     may_request = current_user.role in (Role.ADMIN, Role.SUPERVISOR)

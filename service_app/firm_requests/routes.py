@@ -69,7 +69,7 @@ def index():
         .where(*filters)
         .order_by(FirmRequest.deadline if overdue else FirmRequest.id.desc())
     )
-    page = db.paginate(query, per_page=50, error_out=False)
+    page = db.paginate(query, page=request.args.get("page", 1, type=db_id), per_page=50, error_out=False)
     overdue_total = db.session.scalar(
         sa.select(sa.func.count())
         .select_from(FirmRequest)

@@ -30,6 +30,7 @@ from ..domain.tiers import Chain, FirmStatus, Role
 from ..extensions import db
 from ..i18n import CHAIN_LABELS, STATUS_LABELS
 from ..models import Building, Firm, Street, User
+from ..security import db_id
 from .services import FLAG_FIELDS
 
 CREDIT_CODE_MESSAGES = {
@@ -50,7 +51,8 @@ def _strip(value: Any) -> Any:
 
 
 def _optional_int(value: Any) -> int | None:
-    return int(value) if value not in (None, "", "None") else None
+    """An id from a select, or None; one no database integer holds is refused as a bad choice."""
+    return db_id(value) if value not in (None, "", "None") else None
 
 
 class OfficerFirmForm(FlaskForm):

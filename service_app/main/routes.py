@@ -45,7 +45,7 @@ def notifications():
         .where(Notification.user_id == current_user.id)
         .order_by(Notification.read_at.is_not(None), Notification.created_at.desc(), Notification.id.desc())
     )
-    page = db.paginate(query, per_page=30, error_out=False)
+    page = db.paginate(query, page=request.args.get("page", 1, type=db_id), per_page=30, error_out=False)
     return render_template("main/notifications.html", page=page)
 
 

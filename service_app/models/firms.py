@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..domain.tiers import Chain, FirmStatus, Tier
 from ..extensions import Model
 from .places import Building, Street
-from .types import Area, MoneyValue, Timestamp, enum_column, utcnow
+from .types import Area, MoneyValue, Timestamp, enum_check, enum_column, utcnow
 
 if TYPE_CHECKING:
     from .tiers import TierAssignment
@@ -24,6 +24,10 @@ class Firm(Model):
 
     __tablename__ = "firms"
     __table_args__ = (
+        # Comparisons, not IN lists: the imports insert firms by the tens of thousands (see enum_check).
+        enum_check("chain", Chain),
+        enum_check("status", FirmStatus),
+        enum_check("current_tier", Tier),
         # The firm list of a street office or officer: its streets' firms in name order, read
         # straight off the index a page at a time (it also serves every street_id lookup).
         sa.Index("ix_firms_street_name", "street_id", "name", "id"),
@@ -46,8 +50,8 @@ class Firm(Model):
     registration_number: Mapped[str | None] = mapped_column(sa.String(15))
     #: 企业名称.
     name: Mapped[str] = mapped_column(sa.String(200), index=True)
-    #: 所属产业链.
-    chain: Mapped[Chain | None] = mapped_column(enum_column(Chain), index=True)
+    #: 所属产业链 (not indexed: four values, none rare enough for an index to help).
+    chain: Mapped[Chain | None] = mapped_column(enum_column(Chain, check=False))
     #: 国民经济行业代码 (GB/T 4754-2017), e.g. C3511.
     industry_code: Mapped[str | None] = mapped_column(sa.String(5))
     #: 属地: the street office that owns the firm.
@@ -74,8 +78,8 @@ class Firm(Model):
     is_abnormal: Mapped[bool] = mapped_column(default=False)
     #: 严重违法 or a serious safety/environment violation.
     has_serious_violation: Mapped[bool] = mapped_column(default=False)
-    #: active, relocating or deregistered.
-    status: Mapped[FirmStatus] = mapped_column(enum_column(FirmStatus), default=FirmStatus.ACTIVE, index=True)
+    #: active, relocating or deregistered (not indexed, like chain).
+    status: Mapped[FirmStatus] = mapped_column(enum_column(FirmStatus, check=False), default=FirmStatus.ACTIVE)
     #: 联系人.
     contact_name: Mapped[str | None] = mapped_column(sa.String(64))
     #: 联系电话.
@@ -84,8 +88,8 @@ class Firm(Model):
     notes: Mapped[str | None] = mapped_column(sa.Text)
     #: 服务专员 assigned to the firm.
     officer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
-    #: Tier of the latest applied assignment; empty until first assessed.
-    current_tier: Mapped[Tier | None] = mapped_column(enum_column(Tier), index=True)
+    #: Tier of the latest applied assignment; empty until first assessed (not indexed, like chain).
+    current_tier: Mapped[Tier | None] = mapped_column(enum_column(Tier, check=False))
     #: Optimistic-locking counter: an edit based on an older version is refused.
     version: Mapped[int] = mapped_column(default=1)
     #: When the firm was added.

@@ -21,6 +21,7 @@ class ImportStatus(StrEnum):
     """Where a batch is in its life."""
 
     PREVIEWED = "previewed"  # uploaded and checked, waiting for confirmation
+    APPLYING = "applying"  # confirmed and being written; left so only by a process that died
     APPLIED = "applied"
     FAILED = "failed"  # could not be applied (invalid rows, or an error while writing)
     UNDONE = "undone"
@@ -80,6 +81,8 @@ class ImportBatch(Model):
     errors: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
     #: Why a failed batch failed, for the person who uploaded it.
     failure: Mapped[str | None] = mapped_column(sa.Text)
+    #: While applying: the process writing it, `host:pid`, so a batch whose process died is told apart.
+    applying_owner: Mapped[str | None] = mapped_column(sa.String(100))
     #: When it was uploaded.
     created_at: Mapped[Timestamp] = mapped_column(index=True)
     #: When it was applied.

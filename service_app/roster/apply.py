@@ -10,28 +10,33 @@ the import wrote.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import operator
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
+from itertools import compress
 from typing import Any
 
 import sqlalchemy as sa
 
 from ..audit import to_json_value
-from ..bulk import BULK_BATCH, bulk_insert
+from ..bulk import BULK_BATCH, bulk_insert, bulk_insert_columns
 from ..extensions import db
 from ..firms.services import FLAG_FIELDS
 from ..models import AuditEvent, Firm, ImportBatch, ImportItem, ItemAction, QuarterlyMetric, TierAssignment
 from ..models.types import utcnow
 from .columns import METRIC_COLUMNS
-from .plan import CHUNK, ImportPlan, MetricWrite, PlannedFirm, same_value
+from .plan import CHUNK, STORED_FIELD, ImportPlan, MetricWrite, PlannedFirm, same_value
+from .rows import ParsedRows
 
 FIRMS: sa.Table = Firm.__table__  # type: ignore[assignment]
 METRICS: sa.Table = QuarterlyMetric.__table__  # type: ignore[assignment]
 ITEMS: sa.Table = ImportItem.__table__  # type: ignore[assignment]
 AUDIT: sa.Table = AuditEvent.__table__  # type: ignore[assignment]
 ASSIGNMENTS: sa.Table = TierAssignment.__table__  # type: ignore[assignment]
-FLAG_DEFAULTS = dict.fromkeys(FLAG_FIELDS, False)
+#: What a new firm holds where the roster leaves a field blank or has no column for it.
+NEW_FIRM_DEFAULTS: dict[str, Any] = {"status": "active", **dict.fromkeys(FLAG_FIELDS, False)}
 
 
 class ImportConflictError(Exception):
@@ -72,21 +77,66 @@ def _batches(items: Sequence[Any], size: int = BULK_BATCH) -> Iterator[Sequence[
         yield items[start : start + size]
 
 
-def _insert_firms(firms: list[PlannedFirm], now: dt.datetime, batch_id: int) -> dict[str, int]:
-    """Insert new firms; their ids by credit code."""
-    if not firms:
-        return {}
-    # Enum values are converted by bulk_insert; the firm's own values follow the defaults.
-    defaults = {"status": "active", **FLAG_DEFAULTS, "version": 1, "created_at": now, "updated_at": now}
-    defaults["import_batch_id"] = batch_id
-    groups: dict[tuple[str, ...], list[PlannedFirm]] = defaultdict(list)
-    for firm in firms:
-        groups[tuple(firm.firm_values)].append(firm)  # same keys, same order: one INSERT
-    for group in groups.values():
-        for part in _batches(group):
-            bulk_insert(FIRMS, [defaults | firm.firm_values for firm in part])
-    query = sa.select(FIRMS.c.credit_code, FIRMS.c.id).where(FIRMS.c.import_batch_id == batch_id)
-    return {code: firm_id for code, firm_id in db.session.execute(query)}
+def _create_firms(plan: ImportPlan, now: dt.datetime, batch_id: int, user_id: int | None, source: str) -> None:
+    """Insert the plan's new firms, their metric rows and a firm.create event each, column by column
+    from the kept rows, a batch of firms at a time."""
+    kept = plan.rows
+    if kept is None or not plan.created:
+        return
+    created_after = {"_version": 1, "_batch": batch_id}  # the firm holds its fields; the event names the batch
+    last_id = 0
+    for part in _batches(plan.created):
+        columns = _new_firm_columns(kept, part, now, batch_id)
+        bulk_insert_columns(FIRMS, columns)
+        # Ids only grow, so this batch's firms are those of the import past the last id seen.
+        query = sa.select(FIRMS.c.credit_code, FIRMS.c.id).where(
+            FIRMS.c.import_batch_id == batch_id, FIRMS.c.id > last_id
+        )
+        found = {code: firm_id for code, firm_id in db.session.execute(query).all()}
+        firm_ids = [found[code] for code in columns["credit_code"]]
+        last_id = max(firm_ids)
+        _insert_new_metrics(kept, part, firm_ids, batch_id)
+        events: dict[str, Any] = {"created_at": now, "user_id": user_id, "action": "firm.create", "object_type": "firm"}
+        events |= {"object_id": list(map(str, firm_ids)), "before": None, "after": created_after}
+        bulk_insert_columns(AUDIT, events | {"source_address": source})
+
+
+def _new_firm_columns(kept: ParsedRows, firms: Sequence[int], now: dt.datetime, batch_id: int) -> dict[str, Any]:
+    """The firms table's columns for new firms: the roster's fields, the defaults for the rest."""
+    columns: dict[str, Any] = {"credit_code": [kept.codes[kept.first_rows[firm]] for firm in firms]}
+    for name, values in kept.firm_columns(firms, kept.firm_names).items():
+        column = STORED_FIELD.get(name, name)
+        default = NEW_FIRM_DEFAULTS.get(column)
+        columns[column] = values if default is None else [default if v is None else v for v in values]
+    for column, default in NEW_FIRM_DEFAULTS.items():
+        columns.setdefault(column, default)
+    return columns | {"version": 1, "created_at": now, "updated_at": now, "import_batch_id": batch_id}
+
+
+def _insert_new_metrics(kept: ParsedRows, firms: Sequence[int], firm_ids: list[int], batch_id: int) -> None:
+    """The metric rows of new firms: each row with a quarter and at least one figure."""
+    if kept.more_rows.keys().isdisjoint(firms):  # the usual roster: a row a firm
+        firsts = list(map(kept.first_rows.__getitem__, firms))
+        with_quarter = [kept.quarters[row] is not None for row in firsts]
+        rows, owners = list(compress(firsts, with_quarter)), list(compress(firm_ids, with_quarter))
+    else:
+        rows, owners = [], []
+        for firm, firm_id in zip(firms, firm_ids, strict=True):
+            firm_rows = kept.metric_rows(firm)
+            rows += firm_rows
+            owners += [firm_id] * len(firm_rows)
+    columns = kept.metric_columns(rows, kept.metric_names)
+    figures: list[bool] = [False] * len(rows)
+    for values in columns.values():
+        figures = list(map(operator.or_, figures, map(operator.is_not, values, itertools.repeat(None))))
+    if not all(figures):
+        rows, owners = list(compress(rows, figures)), list(compress(owners, figures))
+        columns = {name: list(compress(values, figures)) for name, values in columns.items()}
+    if not rows:
+        return
+    metrics: dict[str, Any] = {"firm_id": owners, "quarter": [kept.quarters[row] for row in rows]}
+    metrics |= {name: columns.get(name) for name in METRIC_COLUMNS}
+    bulk_insert_columns(METRICS, metrics | {"import_batch_id": batch_id})
 
 
 def _update_firms(firms: list[PlannedFirm], now: dt.datetime) -> None:
@@ -110,16 +160,16 @@ def _update_firms(firms: list[PlannedFirm], now: dt.datetime) -> None:
         raise ImportConflictError([str(i) for i in changed][:5])
 
 
-def _write_metrics(firms: list[PlannedFirm], firm_ids: dict[str, int], batch_id: int) -> None:
+def _write_metrics(firms: list[PlannedFirm], batch_id: int) -> None:
+    """The metric rows of changed firms: new quarters inserted, changed ones updated."""
     inserts: list[tuple[int, MetricWrite]] = []
     updates = []
     for firm in firms:
-        firm_id = firm.firm_id or firm_ids[firm.credit_code]
         for write in firm.metrics:
             if write.before is None:
-                inserts.append((firm_id, write))
+                inserts.append((firm.firm_id, write))
             else:
-                updates.append({**write.values, "_firm_id": firm_id, "_quarter": write.quarter})
+                updates.append({**write.values, "_firm_id": firm.firm_id, "_quarter": write.quarter})
     empty = dict.fromkeys(METRIC_COLUMNS)
     for part in _batches(inserts):
         rows = [empty | write.values | {"firm_id": firm_id, "quarter": write.quarter} for firm_id, write in part]
@@ -188,24 +238,16 @@ def _event(
 def apply_plan(plan: ImportPlan, batch: ImportBatch, user_id: int | None, source: str) -> dict[str, int]:
     """Write every valid firm of the plan; flushes, the caller commits. Returns the counts."""
     now = utcnow()
-    new = [firm for firm in plan.firms if firm.firm_id is None]
-    changed = [firm for firm in plan.firms if firm.firm_id is not None and firm.action == "updated"]
-    firm_ids = _insert_firms(new, now, batch.id)
-    _update_firms(changed, now)
-    _write_metrics(new + changed, firm_ids, batch.id)
-    created_after = {"_version": 1, "_batch": batch.id}  # the firm holds its fields; the event names the batch
-    items, changed_events = _changed_firm_records(changed, batch.id, user_id, source, now)
+    _create_firms(plan, now, batch.id, user_id, source)
+    _update_firms(plan.changed, now)
+    _write_metrics(plan.changed, batch.id)
+    items, changed_events = _changed_firm_records(plan.changed, batch.id, user_id, source, now)
     bulk_insert(ITEMS, items)
-    for part in _batches(new):
-        bulk_insert(
-            AUDIT,
-            [_event(now, user_id, "firm.create", firm_ids[f.credit_code], None, created_after, source) for f in part],
-        )
     bulk_insert(AUDIT, changed_events)
     db.session.expire_all()  # ORM objects loaded earlier in this session are stale now
     return {
-        "created": len(new),
-        "updated": len(changed),
+        "created": plan.count("created"),
+        "updated": plan.count("updated"),
         "unchanged": plan.count("unchanged"),
         "skipped": len(plan.invalid_rows),
     }

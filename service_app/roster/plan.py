@@ -1,36 +1,42 @@
 """Planning an import: read every row, normalise and validate it, match it to the roster, and
 decide what would be created, updated or left unchanged — before anything is written.
 
-One firm may span several rows (one per quarter of metrics); the plan holds one entry per firm
-with its metric rows. The plan reads the database but writes nothing; `apply.py` writes it.
+Rows are read a block at a time and column by column (`parsing.ColumnReader`), and the valid
+ones kept compactly (`rows.ParsedRows`), so a 200,000-row roster plans in bounded memory. One
+firm may span several rows (one per quarter of metrics). Firms to create stay in the kept rows
+until `apply.py` writes them; firms to change get a PlannedFirm with what changes. The plan
+reads the database but writes nothing.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
-from collections.abc import Set as AbstractSet
+import itertools
+from array import array
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 
 from ..domain.credit_codes import CreditCodeError, normalise_credit_code
-from ..domain.text import clean_text
 from ..domain.tiers import Role
 from ..extensions import db
-from ..firms.services import FIRM_FIELDS
-from ..models import Building, Firm, ImportMode, QuarterlyMetric, Street, User, user_streets
+from ..models import Firm, ImportMode, User
 from ..permissions import OFFICER_FIRM_FIELDS, can_create_firm
 from ..scoping import street_ids_for
-from . import cells
 from .cells import CellError
 from .columns import HEADER_SEARCH_ROWS, METRIC_COLUMNS, HeaderRow, header_at, header_label
-from .parsing import CREDIT_CODE_MESSAGES, Column, columns_for, display, is_note_or_total
-from .reading import Table
+from .matching import CHUNK, Lookups, existing_firms, existing_metrics, same_value
+from .parsing import BLANK, Column, ColumnReader, Failure, columns_for, display, is_note_or_total
+from .reading import Table, normalise_row
+from .rows import ParsedRows
 
-CHUNK = 500
+__all__ = ["CHUNK", "ImportOptions", "ImportPlan", "MetricWrite", "PlannedFirm", "RosterPlanner", "same_value"]
+
+#: Rows read and parsed at a time.
+BLOCK_ROWS = 2048
+#: Firms matched against the stored roster at a time.
+MATCH_FIRMS = 5000
 PREVIEW_ROWS = 20
 #: Firm columns as stored: the roster's street/building/officer become ids.
 STORED_FIELD = {"street": "street_id", "building": "building_id", "officer": "officer_id"}
@@ -39,8 +45,6 @@ REQUIRED_FOR_NEW = ("name", "street")
 NEVER_BLANKED = frozenset({"credit_code", "name", "street", "status"})
 #: What a user with a street scope is told about a firm it may not see, whether or not it exists.
 NOT_YOURS = "不在您负责的街道范围内或系统中没有该企业"
-#: The stored firm columns an import reads and may set.
-FIRM_STORED_COLUMNS = tuple(f for f in FIRM_FIELDS if f != "credit_code_exception")
 
 
 class ImportPermissionError(PermissionError):
@@ -91,26 +95,19 @@ class MetricWrite:
 
 @dataclass(slots=True)
 class PlannedFirm:
-    """One firm of the file and what applying does to it."""
+    """One stored firm the import changes, and how."""
 
     rows: list[int]  # the Excel rows it came from
     credit_code: str
-    firm_id: int | None  # None: the firm will be created
-    firm_values: dict[str, Any]  # stored column → value: all of a new firm's, or the changed ones
+    firm_id: int
+    firm_values: dict[str, Any]  # stored column → value: the changed ones
     firm_before: dict[str, Any]  # stored column → value before, for the changed ones
-    version: int | None  # the stored version the changes are based on
+    version: int  # the stored version the changes are based on
     metrics: list[MetricWrite] = field(default_factory=list)
 
     @property
     def row(self) -> int:
         return self.rows[0]
-
-    @property
-    def action(self) -> str:
-        """created, updated or unchanged."""
-        if self.firm_id is None:
-            return "created"
-        return "updated" if self.firm_values or self.metrics else "unchanged"
 
 
 @dataclass
@@ -121,14 +118,20 @@ class ImportPlan:
     header: HeaderRow | None
     mapping: dict[int, str]
     total_rows: int = 0
-    firms: list[PlannedFirm] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     invalid_rows: set[int] = field(default_factory=set)
     preview: list[dict[str, Any]] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(("created", "updated", "unchanged"), 0))
+    #: The kept rows; the firms to create are read from them when the plan is applied.
+    rows: ParsedRows | None = None
+    #: The firms (numbered as in `rows`) to create.
+    created: array[int] = field(default_factory=lambda: array("l"))
+    #: The stored firms to change.
+    changed: list[PlannedFirm] = field(default_factory=list)
 
     def count(self, action: str) -> int:
         """How many firms would be created, updated or left unchanged."""
-        return sum(1 for firm in self.firms if firm.action == action)
+        return self.counts[action]
 
     @property
     def has_metrics(self) -> bool:
@@ -143,160 +146,6 @@ class ImportPlan:
             "skipped": len(self.invalid_rows),
             "errors": [e.as_dict() for e in self.errors],
         }
-
-
-class _Lookups:
-    """Streets, buildings and active officers by name, loaded once per plan."""
-
-    def __init__(self) -> None:
-        self.streets = {s.name: s.id for s in db.session.scalars(sa.select(Street))}
-        self.street_names = {v: k for k, v in self.streets.items()}
-        self.buildings = {(b.street_id, b.name): b.id for b in db.session.scalars(sa.select(Building))}
-        self.building_street = {bid: sid for (sid, _), bid in self.buildings.items()}
-        self.officers: dict[str, int | None] = {}  # None: two officers share the name
-        officers = db.session.scalars(sa.select(User).where(User.role == Role.OFFICER, User.active.is_(True)))
-        for user in officers:
-            self.officers[user.username] = user.id
-        for user in db.session.scalars(sa.select(User).where(User.role == Role.OFFICER, User.active.is_(True))):
-            if user.display_name and user.display_name != user.username:
-                taken = user.display_name in self.officers and self.officers[user.display_name] != user.id
-                self.officers[user.display_name] = None if taken else user.id
-        self.officer_streets: dict[int, set[int]] = {}
-        for user_id, street_id in db.session.execute(sa.select(user_streets.c.user_id, user_streets.c.street_id)):
-            self.officer_streets.setdefault(user_id, set()).add(street_id)
-
-    def street_id(self, value: object) -> int:
-        if isinstance(value, str) and value in self.streets:  # the usual case, exact
-            return self.streets[value]
-        name = clean_text(value).replace(" ", "")
-        if name in self.streets:
-            return self.streets[name]
-        candidates = [sid for sname, sid in self.streets.items() if sname.startswith(name) or name.startswith(sname)]
-        if len(candidates) == 1 and len(name) >= 2:
-            return candidates[0]
-        raise CellError(f"街道“{name}”不在街道列表中，请使用系统中的街道名称（如 临平街道、塘栖镇）")
-
-    def building_id(self, value: object, street_id: int) -> int:
-        name = clean_text(value)
-        if (street_id, name) in self.buildings:
-            return self.buildings[(street_id, name)]
-        raise CellError(
-            f"楼宇“{name}”不在{self.street_names.get(street_id, '该街道')}的楼宇列表中，请先由管理员添加该楼宇"
-        )
-
-    def officer_id(self, value: object, street_id: int) -> int:
-        name = clean_text(value)
-        if name not in self.officers:
-            raise CellError(f"服务专员“{name}”不是系统中在用的服务专员账号")
-        user_id = self.officers[name]
-        if user_id is None:
-            raise CellError(f"有多名服务专员叫“{name}”，请填写其登录名")
-        if street_id not in self.officer_streets.get(user_id, set()):
-            raise CellError(f"服务专员“{name}”不负责{self.street_names.get(street_id, '该街道')}")
-        return user_id
-
-
-def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _existing_firms(codes: list[str]) -> dict[str, dict[str, Any]]:
-    """Stored firms by credit code, as plain dicts (no ORM objects: apply writes with Core)."""
-    table = Firm.__table__
-    columns = [table.c.id, table.c.version, table.c.credit_code_exception] + [table.c[n] for n in FIRM_STORED_COLUMNS]
-    found: dict[str, dict[str, Any]] = {}
-    for chunk in _chunks(codes):
-        for row in db.session.execute(sa.select(*columns).where(table.c.credit_code.in_(chunk))).mappings():
-            found[row["credit_code"]] = dict(row)
-    return found
-
-
-def _existing_metrics(pairs: list[tuple[int, str]]) -> dict[tuple[int, str], dict[str, Any]]:
-    table = QuarterlyMetric.__table__
-    columns = [table.c.firm_id, table.c.quarter, table.c.import_batch_id] + [table.c[name] for name in METRIC_COLUMNS]
-    found: dict[tuple[int, str], dict[str, Any]] = {}
-    by_quarter: dict[str, list[int]] = {}
-    for firm_id, quarter in pairs:
-        by_quarter.setdefault(quarter, []).append(firm_id)
-    for quarter, firm_ids in by_quarter.items():
-        for chunk in _chunks(firm_ids):
-            query = sa.select(*columns).where(table.c.quarter == quarter, table.c.firm_id.in_(chunk))
-            for row in db.session.execute(query).mappings():
-                # The writing batch too: undoing a later batch hands the row back to it.
-                before = {name: row[name] for name in METRIC_COLUMNS}
-                before["import_batch_id"] = row["import_batch_id"]
-                found[(row["firm_id"], row["quarter"])] = before
-    return found
-
-
-def same_value(stored: object, new: object) -> bool:
-    """Equal as stored: decimals by value, enums by value, dates by day."""
-    if stored is None or new is None:
-        return stored is None and new is None
-    if isinstance(new, Decimal | float) or isinstance(stored, Decimal | float):
-        try:
-            return Decimal(str(stored)) == Decimal(str(new))
-        except ArithmeticError:
-            return False
-    if hasattr(stored, "value") or hasattr(new, "value"):
-        return getattr(stored, "value", stored) == getattr(new, "value", new)
-    if isinstance(stored, dt.datetime):
-        stored = stored.date()
-    return bool(stored == new)
-
-
-@dataclass(slots=True)
-class _ParsedRow:
-    row: int
-    credit_code: str
-    firm: dict[str, Any]  # roster field → parsed value (street/building/officer still names)
-    blanks: AbstractSet[str]  # mapped firm fields whose cell was blank
-    metrics: dict[str, Any]
-    metric_blanks: AbstractSet[str]
-    quarter: str | None
-
-
-@dataclass(slots=True)
-class _FirmRows:
-    """The rows of one credit code, merged: firm fields from all, a metric entry per quarter."""
-
-    rows: list[int]
-    firm: dict[str, Any]
-    blanks: AbstractSet[str]
-    metrics: list[_ParsedRow]
-
-
-#: A blank cell, in a column's cache of parsed text.
-_BLANK: Any = object()
-_NO_BLANKS: frozenset[str] = frozenset()
-#: Distinct texts remembered per column: enough for streets, chains and flags, bounded for names and codes.
-_SEEN_LIMIT = 4096
-
-
-@dataclass(frozen=True, slots=True)
-class _Failure:
-    """A cell that did not parse: the message for the error report."""
-
-    message: str
-    bad_code: bool  # a credit code that failed: the row needs no "missing code" error too
-
-
-#: A column, its index, kind and name (read once per cell, so kept at hand) and its parsed
-#: texts (text → value, _BLANK or _Failure).
-_ColumnReader = tuple[Column, int, str, str, dict[str, Any]]
-
-
-def _parse_cell(column: Column, value: object) -> Any:
-    """The parsed value, or a _Failure saying what is wrong."""
-    try:
-        return column.parse(value)
-    except CreditCodeError as exc:
-        return _Failure(CREDIT_CODE_MESSAGES.get(exc.reason, "统一社会信用代码无效"), True)
-    except CellError as exc:
-        return _Failure(str(exc), False)
-    except (ValueError, ArithmeticError, TypeError):  # a value no parser foresaw: an error, not a crash
-        return _Failure("无法识别该值，请检查单元格内容", False)
 
 
 class RosterPlanner:
@@ -321,10 +170,10 @@ class RosterPlanner:
 
     def plan(self, table: Table, mapping: dict[int, str] | None = None) -> ImportPlan:
         """Read, validate and match every row; write nothing. Closes the table once its rows are read."""
-        rows = table.rows()
+        rows = table.raw_rows()  # the readers normalise a column at a time
         header = None
         for index, row_cells in enumerate(rows):
-            header = header_at(index, row_cells)
+            header = header_at(index, normalise_row(row_cells))
             if header is not None or index + 1 >= HEADER_SEARCH_ROWS:
                 break
         if header is None:
@@ -337,24 +186,24 @@ class RosterPlanner:
         mapping = {i: f for i, f in (mapping if mapping is not None else header.mapping).items() if 0 <= i < width}
         plan = ImportPlan(table_format=table.format, header=header, mapping=mapping)
         columns = [self._accepting_known_exceptions(c) if c.kind == "code" else c for c in columns_for(mapping, header)]
-        code_index = next((c.index for c in columns if c.kind == "code"), None)
-        if code_index is None:
+        code_column = next((c for c in columns if c.kind == "code"), None)
+        if code_column is None:
             plan.errors.append(RowError(header.index + 1, "统一社会信用代码", "", "表头中没有“统一社会信用代码”列"))
             return plan
-        readers: list[_ColumnReader] = [(c, c.index, c.kind, c.name, {}) for c in columns]
-        parsed: list[_ParsedRow] = []
-        excel_row = header.index + 1
-        for row_cells in rows:
-            excel_row += 1
-            if is_note_or_total(row_cells, code_index):
-                continue
-            plan.total_rows += 1
-            row = self._parse_row(excel_row, row_cells, readers, plan)
-            if row is not None:
-                parsed.append(row)
-        table.close()  # the parsed rows hold all that matching needs
+        firm_names = [c.name for c in columns if c.kind == "firm"]
+        metric_names = [c.name for c in columns if c.kind == "metric"]
+        kept = ParsedRows(firm_names, metric_names, max(table.row_count - header.index - 1, 0))
+        readers = [ColumnReader(column) for column in columns]
+        next_row = header.index + 2  # the spreadsheet row of the block's first row
+        while block := list(itertools.islice(rows, BLOCK_ROWS)):
+            self._read_block(block, next_row, code_column.index, readers, kept, plan)
+            next_row += len(block)
+        table.close()  # the kept rows hold all that matching needs
+        kept.finish()
         labels = {c.name: c.label for c in columns}
-        self._match(self._merge(parsed, labels, plan), labels, plan)
+        self._group(kept, labels, plan)
+        self._match(kept, labels, plan)
+        plan.rows = kept
         plan.errors.sort(key=lambda e: e.row)
         return plan
 
@@ -380,223 +229,267 @@ class RosterPlanner:
         plan.errors.append(RowError(row, column, display(value), message))
         plan.invalid_rows.add(row)
 
-    def _parse_row(
-        self, excel_row: int, row_cells: Sequence[object], readers: list[_ColumnReader], plan: ImportPlan
-    ) -> _ParsedRow | None:
-        errors_before = len(plan.errors)
-        firm: dict[str, Any] = {}
-        metrics: dict[str, Any] = {}
-        blanks: AbstractSet[str] = _NO_BLANKS
-        metric_blanks: AbstractSet[str] = _NO_BLANKS
-        code = ""
-        code_failed = False
-        quarter = self.options.default_quarter
-        width = len(row_cells)
-        for column, index, kind, name, seen in readers:
-            value = row_cells[index] if index < width else None
-            if value is None:
-                parsed: Any = _BLANK
-            elif isinstance(value, str):  # rosters repeat streets, chains, flags and quarters: parse each once
-                parsed = seen.get(value, _BLANK)
-                if parsed is _BLANK and not cells.is_blank(value):
-                    parsed = _parse_cell(column, value)
-                    if len(seen) < _SEEN_LIMIT:
-                        seen[value] = parsed
-            else:
-                parsed = _parse_cell(column, value)
-            if parsed is _BLANK:
-                if kind == "metric":
-                    metric_blanks = metric_blanks | {name}
-                elif kind == "firm":
-                    blanks = blanks | {name}
-            elif type(parsed) is _Failure:
-                code_failed = code_failed or parsed.bad_code
-                self._error(plan, excel_row, column.label, value, parsed.message)
-            elif kind == "firm":
-                firm[name] = parsed
-            elif kind == "metric":
-                metrics[name] = parsed
-            elif kind == "code":
-                code = parsed
-            else:
-                quarter = parsed
-        if not code and not code_failed:
-            self._error(plan, excel_row, header_label("credit_code"), "", "缺少统一社会信用代码")
-        if metrics and not quarter:
-            self._error(plan, excel_row, "季度", "", "有经营数据但没有季度：请增加“季度”列或在导入时选择季度")
-        if len(plan.errors) > errors_before:
-            return None
-        return _ParsedRow(excel_row, code, firm, blanks, metrics, metric_blanks, quarter)
+    def _read_block(
+        self,
+        block: list[list[object]],
+        first_row: int,
+        code_index: int,
+        readers: list[ColumnReader],
+        kept: ParsedRows,
+        plan: ImportPlan,
+    ) -> None:
+        """Parse a block of rows column by column; keep the rows without errors."""
+        numbers, data = [], []
+        for number, row_cells in enumerate(block, first_row):
+            if not is_note_or_total(row_cells, code_index):
+                numbers.append(number)
+                data.append(row_cells)
+        plan.total_rows += len(data)
+        if not data:
+            return
+        failed = [False] * len(data)
+        parsed: dict[str, list[Any]] = {}
+        sheet_columns = list(itertools.zip_longest(*data))  # the block column by column, short rows padded
+        blank_column = (None,) * len(data)
+        for reader in readers:
+            index, column = reader.column.index, reader.column
+            cells = sheet_columns[index] if index < len(sheet_columns) else blank_column
+            values = parsed[column.name] = reader.read(cells)
+            if not reader.failed:  # no cell of the column has failed yet: nothing to look for
+                continue
+            for position in [k for k, value in enumerate(values) if value.__class__ is Failure]:
+                self._error(plan, numbers[position], column.label, cells[position], values[position].message)
+                failed[position] = True
+        codes = parsed["credit_code"]
+        for position, code in enumerate(codes):
+            if code is BLANK or (code.__class__ is Failure and not code.bad_code):
+                self._error(plan, numbers[position], header_label("credit_code"), "", "缺少统一社会信用代码")
+                failed[position] = True
+        quarters = self._quarters(readers, parsed, len(data))
+        metric_columns = [parsed[r.column.name] for r in readers if r.column.kind == "metric"]
+        for position in [k for k, quarter in enumerate(quarters) if not quarter and metric_columns]:
+            figures = (values[position] for values in metric_columns)
+            if any(value is not BLANK and value.__class__ is not Failure for value in figures):
+                message = "有经营数据但没有季度：请增加“季度”列或在导入时选择季度"
+                self._error(plan, numbers[position], "季度", "", message)
+                failed[position] = True
+        keep = [not f for f in failed] if any(failed) else None
+        kept.extend(numbers, codes, quarters, parsed, keep)
 
-    def _merge(self, parsed: list[_ParsedRow], labels: dict[str, str], plan: ImportPlan) -> dict[str, _FirmRows]:
+    def _quarters(self, readers: list[ColumnReader], parsed: dict[str, list[Any]], count: int) -> list[str | None]:
+        """Each row's quarter: its own cell, else the quarter chosen for the import."""
+        default = self.options.default_quarter
+        column = next((r.column.name for r in readers if r.column.kind == "quarter"), None)
+        if column is None:
+            return [default] * count
+        return [default if q is BLANK or q.__class__ is Failure else q for q in parsed[column]]
+
+    def _group(self, kept: ParsedRows, labels: dict[str, str], plan: ImportPlan) -> None:
         """Group rows by credit code: firm fields must agree; one metric row per quarter."""
-        merged: dict[str, _FirmRows] = {}
-        quarters: dict[tuple[str, str], int] = {}
-        for row in parsed:
-            group = merged.get(row.credit_code)
-            if group is None:
-                # The group takes the row's own dict and set: nothing reads a row's firm fields after this.
-                merged[row.credit_code] = _FirmRows([row.row], row.firm, row.blanks, [row] if row.quarter else [])
-                if row.quarter:
-                    quarters[(row.credit_code, row.quarter)] = row.row
+        if len(set(kept.codes)) == len(kept.codes):  # a row a firm, the usual roster: no dict of every code
+            kept.first_rows = array("l", range(len(kept.codes)))
+            return
+        firms: dict[str, int] = {}
+        code_label = labels.get("credit_code", "统一社会信用代码")
+        for row, code in enumerate(kept.codes):
+            firm = firms.get(code)
+            if firm is None:
+                firms[code] = kept.start_firm(row)
                 continue
-            clash = next((n for n, v in row.firm.items() if n in group.firm and not same_value(group.firm[n], v)), None)
+            first = kept.excel_rows[kept.first_rows[firm]]
+            fields = kept.firm_fields(row)
+            current = kept.merged.get(firm) or kept.firm_fields(kept.first_rows[firm])
+            clash = next((n for n, v in fields.items() if n in current and not same_value(current[n], v)), None)
             if clash is not None:
-                self._error(
-                    plan,
-                    row.row,
-                    labels.get(clash, clash),
-                    row.firm[clash],
-                    f"与第 {group.rows[0]} 行同一企业的信息不一致",
-                )
+                message = f"与第 {first} 行同一企业的信息不一致"
+                self._error(plan, kept.excel_rows[row], labels.get(clash, clash), fields[clash], message)
                 continue
-            if row.quarter is None or (row.credit_code, row.quarter) in quarters:
-                first = quarters.get((row.credit_code, row.quarter or ""), group.rows[0])
-                self._error(
-                    plan,
-                    row.row,
-                    labels.get("credit_code", "统一社会信用代码"),
-                    row.credit_code,
-                    f"与第 {first} 行重复",
-                )
+            quarter = kept.quarters[row]
+            seen = {kept.quarters[r]: kept.excel_rows[r] for r in kept.metric_rows(firm)}
+            if quarter is None or quarter in seen:
+                same = seen.get(quarter, first) if quarter is not None else first
+                self._error(plan, kept.excel_rows[row], code_label, code, f"与第 {same} 行重复")
                 continue
-            quarters[(row.credit_code, row.quarter)] = row.row
-            group.rows.append(row.row)
-            group.firm.update(row.firm)
-            group.blanks = group.blanks & row.blanks
-            group.metrics.append(row)
-        return merged
+            kept.add_row(firm, row, fields)
 
     # --- matching ----------------------------------------------------------------------------
 
     def _in_scope(self, street_id: int | None) -> bool:
         return self.scope is None or street_id in self.scope
 
+    def _match(self, kept: ParsedRows, labels: dict[str, str], plan: ImportPlan) -> None:
+        lookups = Lookups()
+        for start in range(0, len(kept.first_rows), MATCH_FIRMS):
+            firms = range(start, min(start + MATCH_FIRMS, len(kept.first_rows)))
+            codes = [kept.codes[kept.first_rows[firm]] for firm in firms]
+            stored_firms = existing_firms(codes)
+            pairs: list[tuple[int, str]] = [
+                (stored_firms[code]["id"], kept.quarters[row])  # type: ignore[misc]  # metric rows have one
+                for firm, code in zip(firms, codes, strict=True)
+                if code in stored_firms
+                for row in kept.metric_rows(firm)
+            ]
+            metrics = existing_metrics(pairs) if pairs else {}
+            for firm, code in zip(firms, codes, strict=True):
+                stored = stored_firms.get(code)
+                if stored is not None or not self._created_plainly(kept, firm, lookups, plan):
+                    self._match_firm(kept, firm, code, stored, metrics, lookups, labels, plan)
+
+    def _created_plainly(self, kept: ParsedRows, firm: int, lookups: Lookups, plan: ImportPlan) -> bool:
+        """Plan the usual new firm cheaply: one row, a name, a street named exactly, in scope, no
+        building or officer to look up, the preview already full. False: take the full path."""
+        if (
+            len(plan.preview) < PREVIEW_ROWS
+            or not self.may_create
+            or self.options.mode == ImportMode.UPDATE
+            or firm in kept.merged
+            or "name" not in kept.values
+            or "street" not in kept.values
+        ):
+            return False
+        row = kept.first_rows[firm]
+        street_id = lookups.streets.get(kept.values["street"][row])
+        if street_id is None or kept.values["name"][row] is BLANK or not self._in_scope(street_id):
+            return False
+        if any(name in kept.values and kept.values[name][row] is not BLANK for name in ("building", "officer")):
+            return False
+        kept.values["street"][row] = street_id  # the kept name becomes the id the firm is created with
+        plan.created.append(firm)
+        plan.counts["created"] += 1
+        return True
+
+    def _match_firm(
+        self,
+        kept: ParsedRows,
+        firm: int,
+        code: str,
+        stored: dict[str, Any] | None,
+        metrics: dict[tuple[int, str], dict[str, Any]],
+        lookups: Lookups,
+        labels: dict[str, str],
+        plan: ImportPlan,
+    ) -> None:
+        row = kept.excel_rows[kept.first_rows[firm]]
+        code_label = labels.get("credit_code", "统一社会信用代码")
+        if stored is not None and not self._in_scope(stored["street_id"]):
+            self._error(plan, row, code_label, code, NOT_YOURS)
+            return
+        ids = self._resolve(kept, firm, row, stored, lookups, labels, plan)
+        if ids is None:
+            return
+        if stored is None:
+            self._plan_new(kept, firm, row, code, ids, lookups, code_label, plan)
+        else:
+            self._plan_update(kept, firm, code, ids, stored, metrics, lookups, code_label, plan)
+
     def _resolve(
         self,
-        code: str,
-        group: _FirmRows,
+        kept: ParsedRows,
+        firm: int,
+        row: int,
         stored: dict[str, Any] | None,
-        lookups: _Lookups,
+        lookups: Lookups,
         labels: dict[str, str],
         plan: ImportPlan,
     ) -> dict[str, Any] | None:
-        """Roster fields to stored columns (names to ids), with blanks per the overwrite option.
-
-        The values are the group's own dict, its names taken out: nothing reads them after this,
-        and a copy per firm costs ≈70 MB at 200,000 rows.
-        """
-        names = {name: group.firm.pop(name) for name in STORED_FIELD if name in group.firm}
-        values = group.firm
-        row = group.rows[0]
+        """The firm's street, building and officer names as ids (with blanks per the overwrite
+        option); None after an error."""
+        names = {name: kept.firm_value(firm, name) for name in STORED_FIELD if name in kept.values}
+        ids: dict[str, Any] = {}
         try:
-            if "street" in names:
-                values["street_id"] = lookups.street_id(names["street"])
+            if names.get("street", BLANK) is not BLANK:
+                ids["street_id"] = lookups.street_id(names["street"])
         except CellError as exc:
             self._error(plan, row, labels["street"], names["street"], str(exc))
             return None
-        street_id = values.get("street_id", stored["street_id"] if stored else None)
+        street_id = ids.get("street_id", stored["street_id"] if stored else None)
         for name, column in (("building", "building_id"), ("officer", "officer_id")):
-            if name in names and street_id is not None:
+            if names.get(name, BLANK) is not BLANK and street_id is not None:
                 try:
                     find = lookups.building_id if name == "building" else lookups.officer_id
-                    values[column] = find(names[name], street_id)
+                    ids[column] = find(names[name], street_id)
                 except CellError as exc:
                     self._error(plan, row, labels[name], names[name], str(exc))
                     return None
         old_building = stored["building_id"] if stored is not None and street_id != stored["street_id"] else None
-        if old_building and "building" not in names and lookups.building_street.get(old_building) != street_id:
-            values["building_id"] = None  # the old street's building does not follow the firm
+        moved_away = old_building and lookups.building_street.get(old_building) != street_id
+        if moved_away and names.get("building", BLANK) is BLANK:
+            ids["building_id"] = None  # the old street's building does not follow the firm
+        return ids
+
+    def _values(
+        self, kept: ParsedRows, firm: int, ids: dict[str, Any], stored: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """The firm's roster fields as stored columns: names become ids; blanks clear stored values
+        when the overwrite option says so."""
+        values = kept.firm_values(firm)
+        for name in STORED_FIELD:
+            values.pop(name, None)
+        values |= ids
         if self.options.overwrite_blanks and stored is not None:
-            for name in group.blanks - NEVER_BLANKED:
+            for name in kept.firm_blanks(firm) - NEVER_BLANKED:
                 values[STORED_FIELD.get(name, name)] = False if name.startswith(("is_", "has_", "above_")) else None
         return values
 
-    def _match(self, merged: dict[str, _FirmRows], labels: dict[str, str], plan: ImportPlan) -> None:
-        lookups = _Lookups()
-        existing = _existing_firms(list(merged))
-        pairs = [
-            (existing[code]["id"], m.quarter)
-            for code, g in merged.items()
-            if code in existing
-            for m in g.metrics
-            if m.quarter is not None
-        ]
-        metrics = _existing_metrics(pairs) if pairs else {}
-        code_label = labels.get("credit_code", "统一社会信用代码")
-        for code, group in merged.items():
-            stored = existing.get(code)
-            if stored is not None and not self._in_scope(stored["street_id"]):
-                self._error(plan, group.rows[0], code_label, code, NOT_YOURS)
-                continue
-            values = self._resolve(code, group, stored, lookups, labels, plan)
-            if values is None:
-                continue
-            if stored is None:
-                planned = self._plan_new(code, group, values, plan, code_label, lookups)
-            else:
-                planned = self._plan_update(code, group, values, stored, metrics, plan, code_label)
-            if planned is not None:
-                plan.firms.append(planned)
-                if len(plan.preview) < PREVIEW_ROWS:
-                    plan.preview.append(self._preview(planned, stored, lookups))
-
-    def _metric_writes(
-        self, group: _FirmRows, firm_id: int | None, metrics: dict[tuple[int, str], dict[str, Any]]
-    ) -> list[MetricWrite]:
-        writes = []
-        for row in group.metrics:
-            assert row.quarter is not None
-            wanted = row.metrics
-            if self.options.overwrite_blanks and row.metric_blanks:
-                wanted = wanted | dict.fromkeys(row.metric_blanks)
-            current = metrics.get((firm_id, row.quarter)) if firm_id is not None else None
-            if current is None:
-                # Parsed cells are never None; only blanks clearing stored values are, and there is none.
-                values = wanted if wanted is row.metrics else {k: v for k, v in wanted.items() if v is not None}
-            else:
-                values = {k: v for k, v in wanted.items() if not same_value(current.get(k), v)}
-            if values:
-                writes.append(MetricWrite(row.row, row.quarter, values, current))
-        return writes
-
     def _plan_new(
-        self, code: str, group: _FirmRows, values: dict[str, Any], plan: ImportPlan, code_label: str, lookups: _Lookups
-    ) -> PlannedFirm | None:
-        row = group.rows[0]
+        self,
+        kept: ParsedRows,
+        firm: int,
+        row: int,
+        code: str,
+        ids: dict[str, Any],
+        lookups: Lookups,
+        code_label: str,
+        plan: ImportPlan,
+    ) -> None:
         if not self.may_create:
             self._error(plan, row, code_label, code, NOT_YOURS + "（您的角色不能新增企业）")
-            return None
+            return
         if self.options.mode == ImportMode.UPDATE:
             self._error(plan, row, code_label, code, "系统中没有该企业（当前为“仅更新”模式）")
-            return None
-        missing = [f for f in REQUIRED_FOR_NEW if STORED_FIELD.get(f, f) not in values]
+            return
+        present = {"name": "name" in kept.values and kept.firm_value(firm, "name") is not BLANK}
+        present["street"] = "street_id" in ids
+        missing = [f for f in REQUIRED_FOR_NEW if not present[f]]
         if missing:
             self._error(plan, row, code_label, code, f"新企业缺少必填项：{'、'.join(header_label(f) for f in missing)}")
-            return None
-        if not self._in_scope(values["street_id"]):
-            self._error(plan, row, "所在街道", lookups.street_names.get(values["street_id"], ""), NOT_YOURS)
-            return None
-        values["credit_code"] = code  # values is this firm's own dict, made by _resolve
-        return PlannedFirm(group.rows, code, None, values, {}, None, self._metric_writes(group, None, {}))
+            return
+        if not self._in_scope(ids["street_id"]):
+            self._error(plan, row, "所在街道", lookups.street_names.get(ids["street_id"], ""), NOT_YOURS)
+            return
+        for name, column in STORED_FIELD.items():
+            if name in kept.values:  # the kept names become the ids the firm is created with
+                kept.set_firm_value(firm, name, ids.get(column))
+        plan.created.append(firm)
+        plan.counts["created"] += 1
+        if len(plan.preview) < PREVIEW_ROWS:
+            values = self._values(kept, firm, ids, None)
+            writes = [
+                MetricWrite(kept.excel_rows[r], kept.quarters[r] or "", kept.metric_fields(r), None)
+                for r in kept.metric_rows(firm)
+            ]
+            plan.preview.append(_preview(row, "created", code, values, [w for w in writes if w.values], None, lookups))
 
     def _plan_update(
         self,
+        kept: ParsedRows,
+        firm: int,
         code: str,
-        group: _FirmRows,
-        values: dict[str, Any],
+        ids: dict[str, Any],
         stored: dict[str, Any],
         metrics: dict[tuple[int, str], dict[str, Any]],
-        plan: ImportPlan,
+        lookups: Lookups,
         code_label: str,
-    ) -> PlannedFirm | None:
-        row = group.rows[0]
+        plan: ImportPlan,
+    ) -> None:
+        rows = [kept.excel_rows[r] for r in kept.rows_of(firm)]
         if self.options.mode == ImportMode.CREATE:
-            self._error(plan, row, code_label, code, "系统中已有该企业（当前为“仅新增”模式）")
-            return None
+            self._error(plan, rows[0], code_label, code, "系统中已有该企业（当前为“仅新增”模式）")
+            return
+        values = self._values(kept, firm, ids, stored)
         if not self._in_scope(values.get("street_id", stored["street_id"])):
-            self._error(plan, row, "所在街道", "", NOT_YOURS)
-            return None
+            self._error(plan, rows[0], "所在街道", "", NOT_YOURS)
+            return
         changes = {k: v for k, v in values.items() if not same_value(stored.get(k), v)}
         if self.firm_fields is not None:
             forbidden = sorted(set(changes) - self.firm_fields)
@@ -604,22 +497,55 @@ class RosterPlanner:
                 names = "、".join(
                     header_label(next((f for f, s in STORED_FIELD.items() if s == n), n)) for n in forbidden
                 )
-                self._error(plan, row, code_label, code, f"您的角色不能修改：{names}")
-                return None
+                self._error(plan, rows[0], code_label, code, f"您的角色不能修改：{names}")
+                return
         before = {k: stored.get(k) for k in changes}
-        writes = self._metric_writes(group, stored["id"], metrics)
-        return PlannedFirm(group.rows, code, stored["id"], changes, before, stored["version"], writes)
+        writes = self._metric_writes(kept, firm, stored["id"], metrics)
+        planned = PlannedFirm(rows, code, stored["id"], changes, before, stored["version"], writes)
+        action = "updated" if changes or writes else "unchanged"
+        plan.counts[action] += 1
+        if action == "updated":
+            plan.changed.append(planned)
+        if len(plan.preview) < PREVIEW_ROWS:
+            plan.preview.append(_preview(rows[0], action, code, changes, writes, stored, lookups))
 
-    def _preview(self, planned: PlannedFirm, stored: dict[str, Any] | None, lookups: _Lookups) -> dict[str, Any]:
-        merged = {**(stored or {}), **planned.firm_values}
-        return {
-            "row": planned.row,
-            "action": planned.action,
-            "credit_code": planned.credit_code,
-            "name": merged.get("name", ""),
-            "street": lookups.street_names.get(merged.get("street_id") or 0, ""),
-            "changes": {k: display(v) for k, v in planned.firm_values.items() if k != "credit_code"},
-            "metrics": [
-                {"quarter": m.quarter, **{k: display(v) for k, v in m.values.items()}} for m in planned.metrics
-            ],
-        }
+    def _metric_writes(
+        self, kept: ParsedRows, firm: int, firm_id: int, metrics: dict[tuple[int, str], dict[str, Any]]
+    ) -> list[MetricWrite]:
+        writes = []
+        for row in kept.metric_rows(firm):
+            quarter = kept.quarters[row]
+            assert quarter is not None
+            wanted = kept.metric_fields(row)
+            if self.options.overwrite_blanks:
+                wanted |= dict.fromkeys(kept.blank_metric_fields(row))
+            current = metrics.get((firm_id, quarter))
+            if current is None:
+                values = {k: v for k, v in wanted.items() if v is not None}
+            else:
+                values = {k: v for k, v in wanted.items() if not same_value(current.get(k), v)}
+            if values:
+                writes.append(MetricWrite(kept.excel_rows[row], quarter, values, current))
+        return writes
+
+
+def _preview(
+    row: int,
+    action: str,
+    code: str,
+    values: dict[str, Any],
+    metrics: Sequence[MetricWrite],
+    stored: dict[str, Any] | None,
+    lookups: Lookups,
+) -> dict[str, Any]:
+    """One firm as the preview shows it: the values it will be stored with, what changes."""
+    merged = {**(stored or {}), **values}
+    return {
+        "row": row,
+        "action": action,
+        "credit_code": code,
+        "name": merged.get("name", ""),
+        "street": lookups.street_names.get(merged.get("street_id") or 0, ""),
+        "changes": {k: display(v) for k, v in values.items() if k != "credit_code"},
+        "metrics": [{"quarter": m.quarter, **{k: display(v) for k, v in m.values.items()}} for m in metrics],
+    }

@@ -23,6 +23,7 @@ from .services import (
     confirm_batch,
     discard_batch,
     import_counts,
+    is_interrupted,
     may_act_on,
     preview_batch,
     undo_import,
@@ -108,6 +109,7 @@ def batch(batch_id: int):
         informational=INFORMATIONAL_COLUMNS,
         errors=batch.errors[:500],
         may_act=may_act_on(batch, current_user),
+        interrupted=is_interrupted(batch),
     )
 
 

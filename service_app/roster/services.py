@@ -7,6 +7,9 @@ import datetime as dt
 import gc
 import hashlib
 import itertools
+import logging
+import os
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +17,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from ..audit import record_event
+from ..database import begin_writing
 from ..domain.tiers import Role
 from ..extensions import db
 from ..models import ImportBatch, ImportMapping, ImportStatus, ImportUpload, User
@@ -24,7 +28,11 @@ from .plan import ImportOptions, ImportPermissionError, ImportPlan, RosterFormat
 from .reading import RosterReadError, Table, open_table
 from .xlsx import error_report
 
+log = logging.getLogger(__name__)
+
 SAME_FILE_WINDOW = dt.timedelta(minutes=1)
+#: A batch applying for longer than this is taken as interrupted, whichever machine wrote it.
+APPLYING_TIMEOUT = dt.timedelta(hours=1)
 UNDO_WINDOW = dt.timedelta(days=30)
 MAX_STORED_ERRORS = 5000
 #: 200,000 data rows, with room for title, header, notes and totals rows around them.
@@ -95,9 +103,9 @@ def roster_sheets(tables: list[Table]) -> Table:
         raise RosterReadError("too_many_rows", f"{row_count} rows, more than {MAX_SHEET_ROWS}")
 
     def rows() -> Iterator[list[object]]:
-        yield from first.rows()
+        yield from first.raw_rows()
         for table, index in more:
-            yield from itertools.islice(table.rows(), index + 1, None)
+            yield from itertools.islice(table.raw_rows(), index + 1, None)
 
     names = "、".join([first.sheet_name, *(table.sheet_name for table, _ in more)])
     return Table(first.format, names, None, row_count, rows)
@@ -254,9 +262,14 @@ def _claim(batch: ImportBatch, expected: ImportStatus, new: ImportStatus, **valu
 
 
 def confirm_batch(batch: ImportBatch, user: User | None, source: str, plan: ImportPlan | None = None) -> ImportPlan:
-    """Apply a previewed batch in the caller's transaction: all rows, or none when any is invalid
-    (unless the batch skips invalid rows). The web plans again, since the roster may have
-    changed since the preview; the CLI passes the plan it has just made."""
+    """Apply a previewed batch: all rows, or none when any is invalid (unless the batch skips
+    invalid rows). The web plans again, since the roster may have changed since the preview; the CLI
+    passes the plan it has just made.
+
+    Two transactions, not one: the claim (previewed → applying, with this process's `host:pid`) is
+    committed first, so a process killed while writing leaves a batch that says so
+    (`recover_interrupted_imports` marks it failed). The rows and applied status go in the caller's
+    transaction; when applying raises, the batch is put back to previewed and committed."""
     if batch.status != ImportStatus.PREVIEWED:
         raise ImportError_(str(_l("This import has already been applied, undone or discarded.")), "state")
     if plan is None:
@@ -268,16 +281,71 @@ def confirm_batch(batch: ImportBatch, user: User | None, source: str, plan: Impo
             n=len(plan.invalid_rows) or len(plan.errors),
         )
         raise ImportError_(str(message), "invalid")
-    _claim(batch, ImportStatus.PREVIEWED, ImportStatus.APPLIED, applied_at=utcnow())
+    _claim(batch, ImportStatus.PREVIEWED, ImportStatus.APPLYING, applied_at=utcnow(), applying_owner=process_owner())
+    db.session.commit()
     try:
+        begin_writing()
+        _claim(batch, ImportStatus.APPLYING, ImportStatus.APPLIED, applying_owner=None)
         with _cyclic_gc_paused():
             counts = apply_plan(plan, batch, user.id if user else None, source)
-    except ImportConflictError as exc:
-        message = _l("Nothing was imported: some firms were saved by someone else while importing. Preview again.")
-        raise ImportError_(str(message), "conflict") from exc
-    _remember_mapping(plan, user)
-    record_event("import.apply", "import_batch", batch.id, after={"file": batch.file_name, **counts}, user=user)
+        _remember_mapping(plan, user)
+        record_event("import.apply", "import_batch", batch.id, after={"file": batch.file_name, **counts}, user=user)
+    except BaseException as exc:
+        db.session.rollback()
+        _claim(batch, ImportStatus.APPLYING, ImportStatus.PREVIEWED, applied_at=None, applying_owner=None)
+        db.session.commit()
+        if isinstance(exc, ImportConflictError):
+            message = _l("Nothing was imported: some firms were saved by someone else while importing. Preview again.")
+            raise ImportError_(str(message), "conflict") from exc
+        raise
     return plan
+
+
+def process_owner() -> str:
+    """This process, as `host:pid`."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:100]
+
+
+def _owner_is_dead(owner: str | None) -> bool:
+    """True when `owner` (`host:pid`) is a process of this machine that no longer runs."""
+    host, _, pid = (owner or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
+def is_interrupted(batch: ImportBatch, now: dt.datetime | None = None) -> bool:
+    """A batch left applying by a process that died (on this machine), or applying for too long."""
+    if batch.status != ImportStatus.APPLYING:
+        return False
+    started = batch.applied_at or batch.created_at
+    started = started if started.tzinfo else started.replace(tzinfo=dt.UTC)  # SQLite drops the zone
+    return _owner_is_dead(batch.applying_owner) or (now or utcnow()) - started > APPLYING_TIMEOUT
+
+
+def recover_interrupted_imports(now: dt.datetime | None = None) -> int:
+    """Mark failed the batches left applying by a process that died: on this machine at once, from
+    any machine after APPLYING_TIMEOUT. Nothing of theirs was written (their transaction died with
+    them); the file can be imported again. Commits; returns how many."""
+    applying = db.session.scalars(sa.select(ImportBatch).where(ImportBatch.status == ImportStatus.APPLYING)).all()
+    recovered = 0
+    for batch in applying:
+        if is_interrupted(batch, now):
+            batch.status, batch.applied_at, batch.applying_owner = ImportStatus.FAILED, None, None
+            batch.failure = str(
+                _l("The import was interrupted (its process stopped) and nothing was written. Import the file again.")
+            )
+            record_event("import.interrupted", "import_batch", batch.id, after={"file": batch.file_name}, user=None)
+            log.warning("import batch %s was interrupted while applying; marked failed", batch.id)
+            recovered += 1
+    db.session.commit()
+    return recovered
 
 
 def undo_import(batch: ImportBatch, user: User | None, source: str) -> int:

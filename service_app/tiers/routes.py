@@ -18,7 +18,7 @@ from ..i18n import INDICATOR_LABELS, RULE_LABELS
 from ..models import ProposalItem, ProposalStatus, RuleSetVersion, TierProposal
 from ..permissions import roles_required
 from ..scoping import firm_scope, visible_streets
-from ..security import attachment_header, db_id
+from ..security import attachment_header, db_id, local_referrer
 from . import bp
 from .forms import OverrideForm, ProposeForm, rule_set_form
 from .reports import transitions_workbook
@@ -159,7 +159,7 @@ def override(proposal_id: int, item_id: int):
     if not form.validate_on_submit():
         for errors in form.errors.values():
             flash(str(errors[0]), "danger")
-        return redirect(request.referrer or url_for(".proposal", proposal_id=proposal_id))
+        return redirect(local_referrer(url_for(".proposal", proposal_id=proposal_id)))
     try:
         override_item(item, Tier(form.tier.data), form.reason.data, form.expiry.data or None, current_user)
         db.session.commit()

@@ -33,7 +33,7 @@ from ..domain.scoring import (
     WindowTotals,
     decide_tiers,
 )
-from ..domain.tiers import AssignmentMethod, FirmStatus, Role, Tier
+from ..domain.tiers import AssignmentMethod, Chain, FirmStatus, Role, Tier
 from ..domain.workdays import china_today
 from ..extensions import db
 from ..followups.services import schedule_followups
@@ -663,8 +663,8 @@ def review_query(
     )
     if street_id:
         query = query.where(Firm.street_id == street_id)
-    if chain:
-        query = query.where(Firm.chain == chain)
+    if chain in Chain.__members__.values():
+        query = query.where(Firm.chain == Chain(chain))
     if change in ("up", "down", "new", "same"):
         query = query.where(ProposalItem.change == change)
     if current == "none":

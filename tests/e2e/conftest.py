@@ -10,14 +10,16 @@ a transaction on the unit-test database, which a server thread must never share.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import python_calamine
 import sqlalchemy as sa
 from flask import Flask
 from flask_migrate import upgrade
@@ -27,7 +29,7 @@ from werkzeug.serving import make_server
 from config import TestConfig
 from service_app import create_app
 from service_app.extensions import db
-from service_app.models import User
+from service_app.models import Firm, Street, User
 
 from .. import factories
 
@@ -208,13 +210,50 @@ def _screenshot_on_failure(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 @pytest.fixture
-def reset_officer_locale(live_app: Flask) -> Iterator[None]:
-    """The language switch saves the choice on the user; forget it afterwards, pass or fail."""
+def reset_locales(live_app: Flask) -> Iterator[None]:
+    """The language switch saves the choice on the user; forget every user's afterwards, pass or fail."""
     yield
     with live_app.app_context():
-        db.session.execute(sa.update(User).where(User.username == "officer_a").values(locale=None))
+        db.session.execute(sa.update(User).values(locale=None))
         db.session.commit()
         db.session.remove()
+
+
+@dataclass
+class OwnFirm:
+    """A firm one test made for itself."""
+
+    id: int
+    name: str
+    credit_code: str
+
+
+@pytest.fixture
+def own_firm(live_app: Flask, seeded: Seeded) -> Iterator[Callable[[str], OwnFirm]]:
+    """Make firms in 临平街道 for one test only; afterwards they are deleted, with everything that
+    hangs on them (requests, visits, metrics), so the seeded street looks the same to the next test."""
+    made: list[int] = []
+
+    def make(name: str) -> OwnFirm:
+        with live_app.app_context():
+            firm = factories.make_firm(db.session.get(Street, seeded.street_a), name=name)
+            db.session.commit()
+            made.append(firm.id)
+            own = OwnFirm(firm.id, firm.name, firm.credit_code)
+            db.session.remove()
+        return own
+
+    yield make
+    with live_app.app_context():
+        db.session.execute(sa.delete(Firm).where(Firm.id.in_(made)))
+        db.session.commit()
+        db.session.remove()
+
+
+def firm_names_in(workbook: bytes) -> set[str]:
+    """The firm names on the tier sheets of an exported roster workbook."""
+    book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(workbook))
+    return {row[2] for name in book.sheet_names[2:] for row in book.get_sheet_by_name(name).to_python()[1:]}
 
 
 def login(page: Page, base_url: str, username: str, password: str = factories.PASSWORD) -> None:

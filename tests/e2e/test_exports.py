@@ -18,7 +18,7 @@ from service_app.extensions import db
 from service_app.models import ExportPack, User
 
 from .. import factories
-from .conftest import FIRMS, login
+from .conftest import FIRMS, firm_names_in, login
 
 SUPERVISOR = "exports_boss"
 
@@ -48,11 +48,6 @@ def sheet_names(data: bytes) -> list[str]:
     return python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data)).sheet_names
 
 
-def names_in(data: bytes) -> set[str]:
-    workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
-    return {row[2] for name in workbook.sheet_names[2:] for row in workbook.get_sheet_by_name(name).to_python()[1:]}
-
-
 def test_officer_downloads_the_list_as_shown(page: Page, base_url: str, export_folder: Path) -> None:
     login(page, base_url, "officer_a")
     page.goto(f"{base_url}/firms/")
@@ -63,7 +58,7 @@ def test_officer_downloads_the_list_as_shown(page: Page, base_url: str, export_f
     assert download.suggested_filename.endswith("_企业分类名录.xlsx")
     data = Path(download.path()).read_bytes()
     assert sheet_names(data)[:2] == ["说明", "汇总"]
-    assert names_in(data) == set(FIRMS["临平街道"])  # only the officer's street
+    assert firm_names_in(data) == set(FIRMS["临平街道"])  # only the officer's street
 
 
 def test_a_large_list_shows_progress_then_the_file(
@@ -83,7 +78,7 @@ def test_a_large_list_shows_progress_then_the_file(
     expect(link).to_be_visible(timeout=10_000)
     with page.expect_download() as info:
         link.click()
-    assert names_in(Path(info.value.path()).read_bytes()) == set(FIRMS["临平街道"])
+    assert firm_names_in(Path(info.value.path()).read_bytes()) == set(FIRMS["临平街道"])
 
 
 def test_supervisor_builds_a_pack_and_a_street_office_gets_its_street(
@@ -113,4 +108,4 @@ def test_supervisor_builds_a_pack_and_a_street_office_gets_its_street(
     expect(row.get_by_role("link")).to_have_text(["临平街道_2026Q4_企业分类名录.xlsx"])  # no zip, no other street
     with page.expect_download() as info:
         row.get_by_role("link").click()
-    assert names_in(Path(info.value.path()).read_bytes()) == set(FIRMS["临平街道"])
+    assert firm_names_in(Path(info.value.path()).read_bytes()) == set(FIRMS["临平街道"])

@@ -123,7 +123,7 @@ def test_a_stale_edit_is_refused_and_shows_the_other_change(
 
 
 def test_switch_language_to_english_and_back(
-    page: Page, new_context: Callable[..., BrowserContext], base_url: str, reset_officer_locale: None
+    page: Page, new_context: Callable[..., BrowserContext], base_url: str, reset_locales: None
 ) -> None:
     login(page, base_url, "officer_a")
     nav = page.locator("nav.navbar")
@@ -149,7 +149,7 @@ def test_switch_language_to_english_and_back(
     expect(page.get_by_test_id("lang-en")).to_be_visible()
 
 
-def test_language_switch_keeps_the_current_page(page: Page, base_url: str, reset_officer_locale: None) -> None:
+def test_language_switch_keeps_the_current_page(page: Page, base_url: str, reset_locales: None) -> None:
     login(page, base_url, "officer_a")
     page.goto(f"{base_url}/firms/?q=云织")
 

@@ -87,6 +87,16 @@ def test_a_build_reports_its_progress(roster, folder):
     assert (pack.status, pack.attempts, pack.percent) == (PackStatus.READY, 1, 100)
 
 
+def test_a_build_in_progress_shows_its_progress_once(client, auth, roster, folder):
+    auth.login("wang")
+    pack = queued(client, street=roster["east"].id)
+    pack.status, pack.done, pack.total = PackStatus.BUILDING, 1, 3
+    db.session.commit()
+    page = client.get("/exports/").get_data(as_text=True)
+    assert f'data-testid="progress-{pack.id}"' in page
+    assert page.count("已写入 1 / 3 家") == 1 and page.count("生成中…") == 2  # the bar's label and the line under it
+
+
 def test_a_build_whose_process_died_is_retried_then_given_up(client, auth, roster, folder):
     auth.login("wang")
     pack = queued(client)

@@ -293,7 +293,12 @@ def test_app_factory_starts_no_scheduler(app):
 def test_jobs_are_declared_with_stable_ids():
     from service_app.scheduler import JOBS, MISFIRE_GRACE_SECONDS, build_scheduler
 
-    assert {job.id for job in JOBS} == {"tiers.quarterly_proposal", "followups.daily_sweep", "exports.build_packs"}
+    assert {job.id for job in JOBS} == {
+        "tiers.quarterly_proposal",
+        "followups.daily_sweep",
+        "exports.build_packs",
+        "roster.recover_interrupted",
+    }
     scheduler = build_scheduler(object())  # type: ignore[arg-type]
     sweep = scheduler.get_job("followups.daily_sweep")
     assert sweep.coalesce and sweep.misfire_grace_time == MISFIRE_GRACE_SECONDS >= 3600

@@ -315,6 +315,32 @@ class TestWeb:
             assert db.session.get(Firm, streets.firm_a).contact_name == "新联系人"
         assert 'batch-status">已导入<' in client.get(response.location).text
 
+    def test_a_batch_left_applying_by_a_dead_process_says_so_and_is_marked_failed(self, client, auth, app, streets):
+        import socket
+
+        from service_app.models import ImportBatch, ImportStatus
+        from service_app.roster.services import recover_interrupted_imports
+
+        auth.login("admin")
+        location = self.upload(client, xlsx_bytes(roster_rows(2))).location
+        batch_id = int(location.rstrip("/").split("/")[-1])
+        with app.app_context():
+            batch = db.session.get(ImportBatch, batch_id)
+            batch.status, batch.applying_owner = ImportStatus.APPLYING, "elsewhere:1"
+            db.session.commit()
+        page = client.get(location).text
+        assert "正在写入本次导入" in page and 'data-testid="interrupted"' not in page  # another machine: wait
+        with app.app_context():
+            batch = db.session.get(ImportBatch, batch_id)
+            batch.applying_owner = f"{socket.gethostname()}:{2**22 + 12345}"  # no such process here
+            db.session.commit()
+        assert 'data-testid="interrupted"' in client.get(location).text
+        with app.app_context():
+            assert recover_interrupted_imports() == 1
+            batch = db.session.get(ImportBatch, batch_id)
+            assert batch.status == ImportStatus.FAILED and "重新导入" in batch.failure
+        assert 'batch-status">' in client.get(location).text
+
     def test_officer_cannot_create_or_touch_other_streets(self, client, auth, app, streets):
         auth.login("officer_a")
         rows = roster_rows(1, street="东湖街道")
@@ -605,3 +631,26 @@ class TestWebReview:
         auth.login("district_a")
         assert client.get(path).status_code == 403
         assert client.post(path.replace("/errors.xlsx", "/confirm")).status_code in (403, 405)
+
+
+def test_a_roster_read_in_slices_imports_the_same(runner, app, streets, tmp_path, monkeypatch):
+    """What a 200,000-row sheet goes through (calamine given a slice of rows at a time), on a small one."""
+    from service_app.roster import guards, reading, slices
+
+    rows = roster_rows(40)
+    rows[7][1] = "ABC"
+    rows.append(list(rows[3]))
+    rows[-1][11], rows[-1][12] = "2026Q2", 77
+    data = xlsx_bytes(rows)
+    _, whole = run_import(runner, tmp_path, data, "--dry-run")
+    monkeypatch.setattr(reading, "SLICE_ABOVE", 0)
+    monkeypatch.setattr(slices, "SLICE_BYTES", 500)
+    monkeypatch.setattr(guards, "_PIECE", 300)
+    result, sliced = run_import(runner, tmp_path, data, "--skip-invalid")
+    assert result.exit_code == 0, result.output
+    assert sliced["errors"] == whole["errors"] and len(sliced["errors"]) == 1
+    assert (sliced["created"], sliced["skipped"]) == (39, 1)
+    with app.app_context():
+        firm = db.session.scalars(sa.select(Firm).where(Firm.credit_code == code(4))).one()
+        quarters = db.session.scalars(sa.select(QuarterlyMetric.quarter).where(QuarterlyMetric.firm_id == firm.id))
+        assert sorted(quarters) == ["2026Q2", "2026Q3"]

@@ -18,7 +18,7 @@ import pytest
 from service_app.roster.reading import ERROR_CODES, RosterReadError, detect_format, open_table
 
 FIXTURES = Path(__file__).parent / "fixtures"
-READING = Path(__file__).resolve().parents[2] / "service_app" / "roster" / "reading.py"
+ROSTER_PACKAGE = Path(__file__).resolve().parents[2] / "service_app" / "roster"
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "xlsx-corpus"
 
 TITLE = "2024年第一季度重点企业名单"
@@ -252,13 +252,13 @@ def read_error(data: bytes, **limits: int) -> str:
 
 
 _ISOLATED = """
-import importlib.util, resource, sys
+import importlib, resource, sys, types
 limit = int(sys.argv[2])
 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-spec = importlib.util.spec_from_file_location("roster_reading", sys.argv[1])
-reading = importlib.util.module_from_spec(spec)
-sys.modules["roster_reading"] = reading
-spec.loader.exec_module(reading)
+package = types.ModuleType("roster_alone")  # the folder as a package, without its __init__ (the app)
+package.__path__ = [sys.argv[1]]
+sys.modules["roster_alone"] = package
+reading = importlib.import_module("roster_alone.reading")
 try:
     table = reading.open_table(sys.stdin.buffer.read())
     print("rows", sum(1 for _ in table.rows()))
@@ -271,11 +271,11 @@ def open_isolated(data: bytes, memory: int = 1536 * 1024 * 1024) -> str:
     """open_table + rows() in a child process capped at `memory` bytes of address space.
 
     calamine aborts its process when an allocation fails, so a guard that lets a hostile file
-    through must fail this test, not take pytest down with it. Loads reading.py by path: it
-    imports nothing from the app.
+    through must fail this test, not take pytest down with it. Loads reading.py and guards.py
+    alone: they import nothing from the app.
     """
     child = subprocess.run(
-        [sys.executable, "-c", _ISOLATED, str(READING), str(memory)],
+        [sys.executable, "-c", _ISOLATED, str(ROSTER_PACKAGE), str(memory)],
         input=data,
         capture_output=True,
         timeout=30,
@@ -621,11 +621,11 @@ def test_the_hostile_xls_and_xlsb_fixtures_are_sound():
 
 def _guard_outcome(data: bytes) -> str:
     """What the zip guard alone says of an xlsx: "ok" or the error; calamine never sees the file."""
-    from service_app.roster import reading
+    from service_app.roster import guards
 
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-        reading._guard_zip(archive, "xlsx", reading._Limits(200_000, 200_000 * 60, 200 * 1024 * 1024))
+        guards.guard_zip(archive, "xlsx", guards.Limits(200_000, 200_000 * 60, 200 * 1024 * 1024))
     except (RosterReadError, zipfile.BadZipFile) as exc:
         return f"{type(exc).__name__}: {exc}"
     return "ok"
@@ -656,22 +656,112 @@ def _xlsx_samples() -> list[bytes]:
 def test_the_piecewise_guard_decides_as_the_whole_one(monkeypatch, piece):
     """Pieces of any size, cut anywhere: every sample is let through or refused exactly as when
     each member is checked whole (the piecewise scan turned off)."""
-    from service_app.roster import reading
+    from service_app.roster import guards
 
     samples = _xlsx_samples()
     with monkeypatch.context() as whole_only:
-        whole_only.setattr(reading, "_plain_xlsx_part_cells", lambda *args: None)
+        whole_only.setattr(guards, "_plain_xlsx_part_cells", lambda *args: None)
         expected = [_guard_outcome(data) for data in samples]
-    monkeypatch.setattr(reading, "_PIECE", piece)
+    monkeypatch.setattr(guards, "_PIECE", piece)
     scanned = []
-    piecewise = reading._plain_xlsx_part_cells
+    piecewise = guards._plain_xlsx_part_cells
 
     def counting(*args):
         cells = piecewise(*args)
         scanned.append(cells is not None)
         return cells
 
-    monkeypatch.setattr(reading, "_plain_xlsx_part_cells", counting)
+    monkeypatch.setattr(guards, "_plain_xlsx_part_cells", counting)
     assert [_guard_outcome(data) for data in samples] == expected
     assert sum(scanned) > len(scanned) // 2  # most members really were scanned in pieces
     assert expected.count("ok") > 1 and len(set(expected)) > 3  # the samples cover both outcomes
+
+
+# --- Large sheets, read in slices -----------------------------------------------------------------
+
+
+def _trimmed(rows: list[list[object]]) -> list[list[object]]:
+    """Rows without trailing blanks, and without trailing blank rows: slices may end rows earlier."""
+    trimmed = [list(row) for row in rows]
+    for row in trimmed:
+        while row and row[-1] is None:
+            row.pop()
+    while trimmed and not trimmed[-1]:
+        trimmed.pop()
+    return trimmed
+
+
+@pytest.fixture
+def tiny_slices(monkeypatch):
+    """Every plain worksheet is read in slices of a few rows, cut from pieces of a few hundred bytes."""
+    from service_app.roster import guards, reading, slices
+
+    monkeypatch.setattr(reading, "SLICE_ABOVE", 0)
+    monkeypatch.setattr(slices, "SLICE_BYTES", 300)
+    monkeypatch.setattr(guards, "_PIECE", 200)
+    cut = []
+    real = slices.slice_sheet
+
+    def counting(*args):
+        found = real(*args)
+        cut.append(0 if found is None else len(found.cuts) - 1)
+        return found
+
+    monkeypatch.setattr(reading, "slice_sheet", counting)
+    return cut
+
+
+def _slice_samples() -> list[bytes]:
+    workbook = openpyxl.Workbook()
+    workbook.active["C3"] = "统一社会信用代码"
+    workbook.active["D6"] = 7
+    workbook.active["B40"] = "末行"
+    samples = [
+        roster_xlsx(),
+        _save(workbook),
+        xlsx_with_rows([[n, f"企业{n}", n * 1.5, None, "是"] for n in range(300)]),
+    ]
+    samples += [path.read_bytes() for path in sorted(FIXTURES.glob("*.xlsx"))]
+    samples += [path.read_bytes() for path in sorted(CORPUS.glob("*.xlsx"))] if CORPUS.is_dir() else []
+    return samples
+
+
+def test_a_sheet_read_in_slices_gives_the_rows_of_the_whole(monkeypatch, tiny_slices):
+    """Each slice is a workbook of its own, yet every cell comes out in its place, with its type."""
+    expected = []
+    for data in _slice_samples():
+        with monkeypatch.context() as whole:
+            whole.setattr("service_app.roster.reading.SLICE_ABOVE", 10**12)
+            try:
+                expected.append(_trimmed(read(data)))
+            except RosterReadError as exc:
+                expected.append(exc.code)
+    tiny_slices.clear()
+    got = []
+    for data in _slice_samples():
+        try:
+            got.append(_trimmed(read(data)))
+        except RosterReadError as exc:
+            got.append(exc.code)
+    assert got == expected
+    assert max(tiny_slices) > 10  # the 300-row sheet really was cut into many slices
+    assert tiny_slices.count(0) < len(tiny_slices)
+
+
+def test_a_sliced_sheet_keeps_its_row_count_and_refuses_too_many_rows(tiny_slices):
+    data = xlsx_with_rows([[n, "甲"] for n in range(50)])
+    table = open_table(data)
+    assert table.row_count == 50
+    assert len(list(table.rows())) == 50
+    assert read_error(data, max_rows=20) == "too_many_rows"  # decided on the whole sheet, as ever
+
+
+def test_rows_out_of_order_are_not_sliced(tiny_slices):
+    data = patch_member(
+        xlsx_with_rows([[n] for n in range(1, 30)]),
+        "xl/worksheets/sheet1.xml",
+        lambda xml: xml.replace(b'<row r="5">', b'<row r="50">').replace(b'<c r="A5"', b'<c r="A50"'),
+    )
+    rows = read(data)
+    assert rows[49] == [5]
+    assert tiny_slices == [0]  # read whole
