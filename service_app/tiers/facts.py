@@ -3,7 +3,9 @@
 Each firm's row is joined with its metric row of each of the eight quarters a proposal reads
 (four earlier, then the window), on the (firm, quarter) unique index; the window totals are
 made from those columns inside the database, and the firm's flags come along in the same row.
-On SQLite this is less than half the work of grouping the metric rows by firm.
+On SQLite this is less than half the work of grouping the metric rows by firm (0.19 s against
+0.48 s for 30,000 firms); PostgreSQL hashes the eight joins and takes longer than grouping
+would (1.0 s against 0.6 s), a price paid for one query on both.
 """
 
 from __future__ import annotations
