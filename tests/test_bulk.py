@@ -91,3 +91,15 @@ def test_json_and_enum_values(ctx):
         )
         for n in range(7)
     ]
+
+
+def test_utf8_bytes_are_stored_as_text(ctx):
+    names = ("created_at", "action", "object_type", "object_id", "before")
+    rows = [(NOW, "firm.tier", "firm", str(n), f'{{"说明":"第{n}行"}}'.encode()) for n in range(5)]
+    rows.append((NOW, "firm.tier", "firm", "5", None))
+    assert bulk.insert_rows(AUDIT, names, rows, utf8=("before",)) == 6
+    stored = db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.id)).all()
+    assert [e.before for e in stored] == [{"说明": f"第{n}行"} for n in range(5)] + [None]
+    if db.session.connection().dialect.name == "sqlite":
+        types = db.session.connection().exec_driver_sql('SELECT typeof("before") FROM audit_events ORDER BY id')
+        assert types.scalars().all() == ["text"] * 5 + ["null"]

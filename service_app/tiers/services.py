@@ -165,11 +165,11 @@ def _summary(decisions: list[Decision], changes: list[str]) -> dict[str, Any]:
     }
 
 
-def reasons_json(reasons: list[dict[str, Any]]) -> str:
-    """The reasons as stored: compact JSON with the Chinese as characters rather than \\u
-    escapes (a third less to write); read back, they are the same lists. orjson writes the
+def reasons_json(reasons: list[dict[str, Any]]) -> bytes:
+    """The reasons as stored, in UTF-8: compact JSON with the Chinese as characters rather than
+    \\u escapes (a third less to write); read back, they are the same lists. orjson writes the
     30,000 lines of a proposal six times faster than the standard library."""
-    return orjson.dumps(reasons).decode()
+    return orjson.dumps(reasons)
 
 
 ITEM_COLUMNS = (
@@ -214,6 +214,7 @@ def _insert_items(proposal_id: int, lines: Iterable[tuple[Tier | None, Decision,
             )
             for current, decision, change in lines
         ),
+        utf8=("reasons",),
     )
 
 

@@ -157,6 +157,9 @@ def test_stored_lines_are_the_engines_decisions(ctx, roster):
         sa.select(sa.cast(ProposalItem.reasons, sa.Text)).where(ProposalItem.firm_id == roster.firm_b)
     )
     assert "重点" in raw and "\\u" not in raw  # compact, Chinese as characters
+    if db.session.connection().dialect.name == "sqlite":  # written from UTF-8 bytes, stored as text
+        stored = db.session.connection().exec_driver_sql("SELECT DISTINCT typeof(reasons) FROM proposal_items")
+        assert stored.scalars().all() == ["text"]
     assert json.loads(raw)[0]["text"] == '人工调整为辅导培育：挂联企业 "重点" \\ 项目'
 
 
