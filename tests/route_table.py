@@ -12,7 +12,9 @@ is declared before it ships. To add a route:
   `Samples.own` and `Samples.other`.
 
 URL values come from the samples by argument name; `args` overrides or adds some (extra names
-become the query string).
+become the query string). `variants` are more URLs of the same route on street A's objects that
+answer as `statuses` do: every chart of a chart route, a page's download (`format=xlsx`), a
+report of all the user's streets (`street=None` drops the street).
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from typing import Any
 
 from flask import Flask, url_for
 from werkzeug.routing import Rule
+
+from service_app.buildings.routes import LIST_CHARTS
+from service_app.dashboard.charts import CHARTS
 
 from .samples import ROLES
 
@@ -53,6 +58,7 @@ class Page:
     other: Statuses | None = None
     args: Callable[[Values], Values] | None = None
     html: bool = True
+    variants: tuple[Values, ...] = ()
 
     def expected(self) -> dict[str, int]:
         """Status by role name."""
@@ -61,6 +67,11 @@ class Page:
     def url(self, app: Flask, endpoint: str, values: Values) -> str:
         """This page's URL for the objects in `values` (Samples.own or Samples.other)."""
         return build_url(app, endpoint, values, self.args(values) if self.args else None)
+
+    def variant_urls(self, app: Flask, endpoint: str, values: Values) -> list[str]:
+        """The URLs of the variants for the objects in `values` (Samples.own)."""
+        chosen = self.args(values) if self.args else {}
+        return [build_url(app, endpoint, values, chosen | variant) for variant in self.variants]
 
 
 @dataclass(frozen=True)
@@ -97,9 +108,30 @@ def _for_firm(values: Values) -> Values:
     return {"firm_id": values["firm_id"]}
 
 
+def _list_chart(values: Values) -> Values:
+    return {"name": "ranking"}
+
+
+def _building_chart(values: Values) -> Values:
+    return {"name": "trend"}
+
+
+#: Every chart of the dashboard, of the buildings list and of a building.
+DASHBOARD_CHARTS = tuple({"name": name} for name in CHARTS)
+RANKING_CHARTS = tuple({"name": name} for name in LIST_CHARTS)
+BUILDING_CHARTS = ({"name": "tiers"}, {"name": "trend"})
+
+
+def _in_street(values: Values) -> Values:
+    return {"street": values["street_id"]}
+
+
+def _from_officer(values: Values) -> Values:
+    return {"source": values["officer_id"]}
+
+
 PAGES: dict[str, Page] = {
     # main
-    "main.index": Page(SIGNED_IN),
     "main.healthz": Page(PUBLIC, html=False),
     "main.notifications": Page(SIGNED_IN),
     "static": Page(PUBLIC, html=False),
@@ -142,7 +174,31 @@ PAGES: dict[str, Page] = {
     "exports.my_export": Page((302, 200, 404, 404, 404), args=_my_export, html=False),
     "exports.pack_zip": Page((302, 404, 404, 200, 200), html=False),
     "exports.pack_street": Page(SIGNED_IN, other=OTHER_STREET, args=_pack_street, html=False),
-    # --- routes of later work (dashboard, buildings, workload, quarter report): declare them here ---
+    # dashboard: the home page and its charts within the user's streets; the targets are an admin's
+    "dashboard.index": Page(SIGNED_IN),
+    "dashboard.chart_data": Page(SIGNED_IN, html=False, variants=DASHBOARD_CHARTS),
+    "dashboard.chart_xlsx": Page(SIGNED_IN, html=False, variants=DASHBOARD_CHARTS),
+    "dashboard.targets": Page(ADMINS),
+    "dashboard.edit_target": Page(ADMINS),
+    # buildings: those of the user's streets; another street's building does not exist
+    "buildings.index": Page(SIGNED_IN, variants=({"format": "xlsx"},)),
+    "buildings.chart_data": Page(SIGNED_IN, args=_list_chart, html=False, variants=RANKING_CHARTS),
+    "buildings.chart_xlsx": Page(SIGNED_IN, args=_list_chart, html=False, variants=RANKING_CHARTS),
+    "buildings.detail": Page(SIGNED_IN, other=OTHER_STREET),
+    "buildings.building_chart_data": Page(
+        SIGNED_IN, other=OTHER_STREET, args=_building_chart, html=False, variants=BUILDING_CHARTS
+    ),
+    "buildings.building_chart_xlsx": Page(
+        SIGNED_IN, other=OTHER_STREET, args=_building_chart, html=False, variants=BUILDING_CHARTS
+    ),
+    # workload: every role within its streets (an officer its own row); moving firms is a manager's
+    "workload.index": Page(SIGNED_IN),
+    "workload.rebalance": Page(MANAGERS, other=MANAGERS, args=_from_officer),
+    # the quarter report of one street (another street is not found) or of all the user's streets
+    "reports.quarter": Page(SIGNED_IN, other=OTHER_STREET, args=_in_street, variants=({"street": None},)),
+    "reports.quarter_xlsx": Page(
+        SIGNED_IN, other=OTHER_STREET, args=_in_street, html=False, variants=({"street": None},)
+    ),
 }
 
 ACTIONS: dict[str, Action] = {
@@ -174,7 +230,10 @@ ACTIONS: dict[str, Action] = {
     "tiers.override": Action(MANAGER_ROLES),
     "tiers.rules": Action(ADMIN_ROLES),
     "exports.request_pack_view": Action(MANAGER_ROLES),
-    # --- POST routes of later work: declare them here ---
+    "dashboard.targets": Action(ADMIN_ROLES),
+    "dashboard.edit_target": Action(ADMIN_ROLES),
+    "dashboard.delete_target_view": Action(ADMIN_ROLES),
+    "workload.rebalance_post": Action(MANAGER_ROLES, args=_from_officer),
 }
 
 

@@ -1,12 +1,14 @@
 """One of everything a page can show, in two streets, for the route sweeps (tests/route_table.py).
 
 `make_samples(text)` builds, in the caller's transaction: a user of each role (the officer and the
-street office cover street A), and in each street a building, a tiered firm with its open
-follow-up, a logged visit, a request, tier history, an import batch with preview rows and errors,
-plus a proposal with an override, a firm-list export, a street pack, a failed pack, a notification
-for every user and the officer's calendar link. `text` is put into every free-text field a page
-may show (names, notes, descriptions, reasons, file names, messages), so the escaping sweep can
-use a hostile string and the access sweep a plain one.
+street office cover street A) and a second officer for street B, and in each street a building
+with floor area, a tiered firm in it with eight quarters of figures (building A a 亿元楼, B a
+candidate), its open follow-up, a logged visit, a request, tier history, an import batch with
+preview rows and errors, plus a proposal with an override, an indicator target, a firm-list
+export, a street pack, a failed pack, a notification for every user and the officer's calendar
+link. `text` is put into every free-text field a page may show (names, notes, descriptions,
+reasons, file names, messages, officers' display names, the target's name), so the escaping
+sweep can use a hostile string and the access sweep a plain one.
 
 `Samples.own` and `Samples.other` hold the URL values (by route argument name) of street A's
 objects and street B's; routes read them through `url_values`.
@@ -18,13 +20,15 @@ import csv
 import datetime as dt
 import io
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
 from service_app.domain.followups import RequestCategory, VisitKind
+from service_app.domain.indicators import IndicatorMetric
 from service_app.domain.quarters import Quarter
-from service_app.domain.tiers import AssignmentMethod, Role, Tier
+from service_app.domain.tiers import AssignmentMethod, Chain, Role, Tier
 from service_app.domain.workdays import china_today
 from service_app.exports.packs import build_pack, request_pack, request_roster_export
 from service_app.extensions import db
@@ -35,6 +39,7 @@ from service_app.models import (
     Building,
     Firm,
     ImportMode,
+    IndicatorTarget,
     Notification,
     PackStatus,
     ProposalItem,
@@ -59,6 +64,11 @@ USERNAMES = {
 }
 #: A quarter no other sample touches, for the proposal (far from today, so nothing is "current").
 PROPOSAL_QUARTER = Quarter(2031, 2)
+#: A street's firm's tax per quarter (万元): four quarters make street A's building a 亿元楼
+#: (≥ 10,000) and street B's a candidate (≥ 8,000).
+QUARTER_TAX = {"甲": Decimal("2600.00"), "乙": Decimal("2100.00")}
+#: The dashboard chart the sweeps read (it names the streets); the buildings' routes pick theirs.
+CHART = "tiers_by_street"
 
 
 @dataclass
@@ -82,10 +92,8 @@ def roster_csv(text: str, firm: Firm, street: str) -> bytes:
     return buffer.getvalue().encode("utf-8-sig")
 
 
-def _street_objects(
-    samples: dict[str, Any], street: Any, officer: User | None, uploader: User, text: str, tag: str
-) -> Firm:
-    building = Building(name=f"{text}{tag}大厦", street_id=street.id)
+def _street_objects(samples: dict[str, Any], street: Any, officer: User, uploader: User, text: str, tag: str) -> Firm:
+    building = Building(name=f"{text}{tag}大厦", street_id=street.id, floor_area_m2=Decimal("20000"), is_key=True)
     db.session.add(building)
     db.session.flush()
     firm = factories.make_firm(
@@ -94,11 +102,18 @@ def _street_objects(
         building_id=building.id,
         contact_name=f"{text}联系人",
         notes=text,
-        officer_id=officer.id if officer else None,
+        officer_id=officer.id,
         current_tier=Tier.KEY,
+        chain=Chain.TECH,
+        industry_code="I6513",  # a digital-economy core industry
     )
     today = china_today()
     this_quarter = Quarter.of(today)
+    for quarter in (this_quarter - 1).trailing(8):
+        tax = QUARTER_TAX[tag]
+        factories.add_metric(
+            firm, quarter.key, str(tax * 10), str(tax), employees=80, rd_spend=tax, floor_area_m2=Decimal("2000")
+        )
     for quarter, tier in (((this_quarter - 1).key, Tier.OBSERVE), (this_quarter.key, Tier.KEY)):
         db.session.add(
             TierAssignment(
@@ -110,12 +125,11 @@ def _street_objects(
             )
         )
     schedule_followups(today, [firm.id])
-    worker = officer or uploader
     first = open_followup(firm.id)
     assert first is not None
     visit, _next = log_visit(
         first,
-        worker,
+        officer,
         visited_on=max(first.base_date, today - dt.timedelta(days=1)),
         kind=VisitKind.ONSITE,
         participants=text,
@@ -123,7 +137,7 @@ def _street_objects(
         today=today,
     )
     request = raise_request(
-        firm, worker, category=RequestCategory.TALENT, description=f"{text}诉求", received_on=today, visit=visit
+        firm, officer, category=RequestCategory.TALENT, description=f"{text}诉求", received_on=today, visit=visit
     )
     followup = open_followup(firm.id)
     assert followup is not None
@@ -152,6 +166,7 @@ def make_samples(text: str = "", *, build_exports: bool = True) -> Samples:
     street_b = factories.make_street(f"{text}乙街道"[-40:], "330113002")
     users = {
         "officer": factories.make_user(USERNAMES["officer"], Role.OFFICER, [street_a]),
+        "officer_b": factories.make_user("sweep_officer_b", Role.OFFICER, [street_b]),
         "district": factories.make_user(USERNAMES["district"], Role.DISTRICT, [street_a]),
         "supervisor": factories.make_user(USERNAMES["supervisor"], Role.SUPERVISOR),
         "admin": factories.make_user(USERNAMES["admin"], Role.ADMIN),
@@ -160,7 +175,8 @@ def make_samples(text: str = "", *, build_exports: bool = True) -> Samples:
         user.display_name = f"{text}{user.username}"[:64]
     samples.users = users
     firm_a = _street_objects(samples.own, street_a, users["officer"], users["officer"], text, "甲")
-    firm_b = _street_objects(samples.other, street_b, None, users["supervisor"], text, "乙")
+    firm_b = _street_objects(samples.other, street_b, users["officer_b"], users["supervisor"], text, "乙")
+    samples.own["officer_id"], samples.other["officer_id"] = users["officer"].id, users["officer_b"].id
 
     proposal = propose_tiers(PROPOSAL_QUARTER, users["supervisor"])
     for firm, values in ((firm_a, samples.own), (firm_b, samples.other)):
@@ -181,6 +197,16 @@ def make_samples(text: str = "", *, build_exports: bool = True) -> Samples:
     for values, street in ((samples.own, street_a), (samples.other, street_b)):
         values.update(export_id=export.id, pack_id=pack.id, pack_street_id=street.id)
 
+    target = IndicatorTarget(
+        year=(Quarter.of(china_today()) - 1).year,
+        metric=IndicatorMetric.REVENUE_GROWTH,
+        name=f"{text}营收增长"[-100:],
+        threshold=Decimal("8.00"),
+        updated_by_id=users["admin"].id,
+    )
+    db.session.add(target)
+    db.session.flush()
+
     token = issue_token(users["officer"])
     now = utcnow()
     for user in users.values():
@@ -196,7 +222,13 @@ def make_samples(text: str = "", *, build_exports: bool = True) -> Samples:
                 created_at=now,
             )
         )
-    common = {"user_id": users["officer"].id, "token": token, "filename": "css/app.css"}
+    common = {
+        "user_id": users["officer"].id,
+        "token": token,
+        "filename": "css/app.css",
+        "target_id": target.id,
+        "name": CHART,
+    }
     samples.own.update(common)
     samples.other.update(common)
     db.session.flush()

@@ -13,6 +13,8 @@ hundreds of requests per role, which a sign-in limit must not count.
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
@@ -21,10 +23,12 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from openpyxl import load_workbook
 from sqlalchemy.exc import OperationalError
 from werkzeug.test import TestResponse
 
 from service_app.extensions import db
+from service_app.models import Building, Firm, Street, User
 
 from .conftest import AuthActions
 from .route_table import ACTIONS, PAGES, build_url, rules_by_endpoint
@@ -34,9 +38,9 @@ from .samples import ROLES, USERNAMES, Samples, make_samples
 CSRF_REFUSAL = "表单已过期"
 #: Every query name the views read; each gets the same hostile value at once.
 QUERY_NAMES = [
-    *("building", "category", "chain", "change", "current", "day", "final", "firm_id", "flag", "format", "from"),
-    *("lang", "mine", "month", "next", "officer", "order", "overdue", "page", "per_page", "q", "quarter", "role"),
-    *("sort", "status", "street", "tier", "to", "view"),
+    *("building", "category", "chain", "change", "current", "day", "dir", "final", "firm_id", "flag", "format"),
+    *("from", "lang", "mark", "mine", "month", "next", "officer", "order", "overdue", "page", "per_page", "q"),
+    *("quarter", "role", "sort", "source", "status", "street", "tier", "to", "view", "year"),
 ]
 HOSTILE_VALUES = {
     "huge": "99999999999999999999999",  # past any database integer
@@ -131,11 +135,11 @@ def test_every_page_answers_each_role_as_declared(
     actual: dict[str, int] = {}
     headers: dict[str, list[str]] = {}
     for endpoint, page in PAGES.items():
-        streets = [("", samples.own, page.statuses)]
+        urls = [("", page.url(app, endpoint, samples.own), page.statuses)]
+        urls += [(f" {url}", url, page.statuses) for url in page.variant_urls(app, endpoint, samples.own)]
         if page.other is not None:
-            streets.append((" (street B)", samples.other, page.other))
-        for label, values, statuses in streets:
-            url = page.url(app, endpoint, values)
+            urls.append((" (street B)", page.url(app, endpoint, samples.other), page.other))
+        for label, url, statuses in urls:
             response, body = fetch(client, url)
             key = endpoint + label
             expected[key] = statuses[ROLES.index(role)]
@@ -147,6 +151,48 @@ def test_every_page_answers_each_role_as_declared(
             assert b"Traceback" not in body
     assert actual == expected
     assert headers == {}
+
+
+# --- another street's names ----------------------------------------------------------------------
+
+
+def readable_text(response: TestResponse, body: bytes) -> str:
+    """What a response shows a person: a page's or a feed's text, a JSON answer with its escapes
+    read, every cell of a workbook (a zip in which names cannot be searched as bytes)."""
+    if response.mimetype == "application/json":
+        return json.dumps(json.loads(body), ensure_ascii=False)
+    if body.startswith(b"PK"):
+        workbook = load_workbook(io.BytesIO(body), read_only=True)
+        cells = [str(v) for sheet in workbook.worksheets for row in sheet.iter_rows(values_only=True) for v in row]
+        workbook.close()
+        return "\n".join(cells)
+    return body.decode("utf-8", errors="replace")
+
+
+@pytest.mark.parametrize("role", ["officer", "district"])
+def test_no_page_shows_a_scoped_user_another_streets_names(
+    app: Flask, client: FlaskClient, auth: AuthActions, samples: Samples, role: str
+) -> None:
+    """Pages, charts' data and downloads of street A say nothing of street B: not its name, its
+    building's, its firm's nor its officer's (the workload, the dashboard's officers)."""
+    enter_as(auth, role)
+    with app.app_context():
+        other = samples.other
+        markers = [
+            db.session.get(Street, other["street_id"]).name,
+            db.session.get(Building, other["building_id"]).name,
+            db.session.get(Firm, other["firm_id"]).name,
+            db.session.get(User, other["officer_id"]).label,
+        ]
+    leaks: dict[str, list[str]] = {}
+    for endpoint, page in PAGES.items():
+        if endpoint == "static" or page.expected()[role] != 200:
+            continue
+        for url in (page.url(app, endpoint, samples.own), *page.variant_urls(app, endpoint, samples.own)):
+            response, body = fetch(client, url)
+            if shown := [marker for marker in markers if marker in readable_text(response, body)]:
+                leaks[url] = shown
+    assert leaks == {}
 
 
 # --- who may post --------------------------------------------------------------------------------

@@ -18,8 +18,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from markupsafe import escape
+from openpyxl import load_workbook
 
+from service_app.domain.tiers import Role
 from service_app.extensions import db
+from service_app.models import Firm
 
 from . import factories
 from .conftest import AuthActions
@@ -29,7 +32,7 @@ from .samples import USERNAMES, Samples, make_samples
 PAYLOADS = ["<script>alert(1)</script>", '" onmouseover="x']
 #: Pages that show the sample world's names to an admin: each must carry the escaped payload.
 SHOWS_NAMES = {
-    "main.index",  # street names
+    "dashboard.index",  # street and officer names, the indicator target's name
     "main.notifications",
     "admin.users",
     "admin.edit_user",
@@ -48,7 +51,13 @@ SHOWS_NAMES = {
     "tiers.proposal",
     "tiers.transitions",
     "exports.index",
-    # --- pages of later work that show names (dashboard, buildings, reports): add them here ---
+    "dashboard.targets",  # the target's name
+    "dashboard.edit_target",
+    "buildings.index",  # building and street names
+    "buildings.detail",  # the building's and its firms' names
+    "workload.index",  # officer and street names
+    "workload.rebalance",  # the officer's, the firms' and the streets' names
+    "reports.quarter",  # street names
 }
 
 
@@ -119,15 +128,57 @@ def test_every_page_escapes_hostile_names(app: Flask, hostile: Samples, payload:
         for endpoint, page in PAGES.items():
             if not page.html or page.expected()[role] != 200:
                 continue
-            for values in (hostile.own, hostile.other):
-                url = page.url(app, endpoint, values)
-                html = client.get(url).get_data(as_text=True)
+            urls = [page.url(app, endpoint, values) for values in (hostile.own, hostile.other)]
+            for url in urls + page.variant_urls(app, endpoint, hostile.own):
+                response = client.get(url)
+                if url not in urls and response.mimetype != "text/html":
+                    continue  # a variant that is a download
+                html = response.get_data(as_text=True)
                 if problems := injection_problems(html, payload):
                     injected[f"{role} {url}"] = problems
                 if role == "admin" and endpoint in SHOWS_NAMES and str(escape(payload)) not in html:
                     not_shown.append(endpoint)
     assert not injected, f"markup injected: {injected}"
     assert not not_shown, f"these pages no longer show the (escaped) names: {sorted(set(not_shown))}"
+
+
+FORMULA = '=HYPERLINK("http://x")'
+
+
+def test_every_workbook_download_writes_hostile_names_as_text(
+    app: Flask, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    """A name such as `=HYPERLINK(…)` in any .xlsx download (charts, rankings, reports, rosters)
+    is a text cell, never a formula Excel would evaluate."""
+    monkeypatch.setitem(app.config, "EXPORT_FOLDER", str(tmp_path / "exports"))
+    with app.app_context():
+        samples = make_samples(FORMULA)
+        db.session.commit()
+    client = app.test_client()
+    AuthActions(client).enter(USERNAMES["admin"])
+    formulas: dict[str, list[str]] = {}
+    named: list[str] = []
+    for endpoint, page in PAGES.items():
+        if page.html and not page.variants:
+            continue
+        urls = [page.url(app, endpoint, values) for values in (samples.own, samples.other)]
+        for url in urls + page.variant_urls(app, endpoint, samples.own):
+            response = client.get(url)
+            body = response.get_data()
+            response.close()
+            if not response.mimetype.endswith("spreadsheetml.sheet"):
+                continue
+            workbook = load_workbook(io.BytesIO(body))
+            cells = [cell for sheet in workbook.worksheets for row in sheet.iter_rows() for cell in row]
+            if found := [cell.coordinate for cell in cells if cell.data_type == "f"]:
+                formulas[url] = found
+            if any(isinstance(cell.value, str) and cell.value.startswith(FORMULA) for cell in cells):
+                named.append(endpoint)
+    assert formulas == {}
+    assert set(named) == {
+        *("dashboard.chart_xlsx", "buildings.index", "buildings.chart_xlsx", "buildings.building_chart_xlsx"),
+        *("reports.quarter_xlsx", "exports.roster", "exports.pack_street", "roster.errors_report"),
+    }, "the downloads that show names changed: update this set"
 
 
 def roster_upload(payload: str) -> bytes:
@@ -182,6 +233,27 @@ def test_a_hostile_name_in_a_flash_message_is_escaped(client: FlaskClient, auth:
     html = response.get_data(as_text=True)
     assert 'class="alert alert-success' in html
     assert_escaped(html, payload)
+
+
+def test_a_rebalance_with_hostile_names_is_escaped_from_counts_to_done(
+    app: Flask, client: FlaskClient, hostile: Samples, payload: str
+) -> None:
+    """The confirmation step and the message after the move name officers, streets and firms."""
+    with app.app_context():
+        street_a = db.session.get(Firm, hostile.own["firm_id"]).street  # type: ignore[union-attr]
+        taker = factories.make_user("sweep_taker", Role.OFFICER, [street_a])
+        taker.display_name = f"{payload}接手专员"
+        db.session.commit()
+        taker_id = taker.id
+    AuthActions(client).enter(USERNAMES["supervisor"])
+    url = f"/workload/rebalance?source={hostile.own['officer_id']}"
+    form = {"target_id": str(taker_id), "selection": "all", "tier": "", "street_id": ""}
+    counts = client.post(url, data=form)
+    assert counts.status_code == 200 and 'data-testid="confirm-move"' in counts.text
+    assert_escaped(counts.text, payload)
+    done = client.post(url, data=form | {"confirm": "1", "expected": "1"}, follow_redirects=True)
+    assert "alert-success" in done.text
+    assert_escaped(done.text, payload)
 
 
 @pytest.mark.parametrize(

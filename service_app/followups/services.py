@@ -18,7 +18,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.sql.base import ExecutableOption
 
 from ..audit import record_event
-from ..bulk import bulk_insert
+from ..bulk import collector_paused, insert_rows
 from ..domain.followups import DEFAULT_CADENCE_DAYS, ExitCheck, FollowupStatus, VisitKind, due_date
 from ..domain.quarters import Quarter
 from ..domain.tiers import FirmStatus, Role, Tier
@@ -41,6 +41,7 @@ FIRMS: sa.Table = Firm.__table__  # type: ignore[assignment]
 VISITS: sa.Table = Visit.__table__  # type: ignore[assignment]
 ASSIGNMENTS: sa.Table = TierAssignment.__table__  # type: ignore[assignment]
 OPEN = FollowupStatus.OPEN.value
+NEW_FOLLOWUP_COLUMNS = ("firm_id", "officer_id", "tier", "base_date", "due_date", "status", "created_at", "version")
 
 
 class FollowupError(ValueError):
@@ -100,7 +101,12 @@ def schedule_followups(
     roster or lost their tier, reschedule those whose firm changed tier (by the new cadence),
     and create the missing ones. Counted from the last visit, or from the start of the tier
     (the first day of its quarter), moved to a working day. Limited to `firm_ids` when given."""
-    calendar = calendar or work_calendar()
+    with collector_paused():
+        return _schedule(today, firm_ids, calendar or work_calendar())
+
+
+def _schedule(today: dt.date, firm_ids: Sequence[int] | None, calendar: WorkCalendar) -> ScheduleCounts:
+    """schedule_followups' three passes: cancel, reschedule, create."""
     days = cadences()
     counts = ScheduleCounts()
     now = utcnow()
@@ -155,23 +161,15 @@ def schedule_followups(
             )
         )
     ).all()
+    # Firms share a handful of bases and four tiers: each due date is worked out once.
+    dues: dict[tuple[dt.date, Tier], dt.date] = {}
     rows = []
-    for row in missing:
-        base = row.last_visit or _quarter_start(row.q, starts) or today
-        tier = Tier(row.current_tier)
-        rows.append(
-            {
-                "firm_id": row.id,
-                "officer_id": row.officer_id,
-                "tier": tier,
-                "base_date": base,
-                "due_date": due_date(base, days[tier], calendar),
-                "status": OPEN,
-                "created_at": now,
-                "version": 1,
-            }
-        )
-    counts.created = bulk_insert(FOLLOWUPS, rows, skip_conflicts=True)
+    for firm_id, officer_id, tier, last_visit, quarter in missing:
+        base = last_visit or _quarter_start(quarter, starts) or today
+        if (base, tier) not in dues:
+            dues[base, tier] = due_date(base, days[tier], calendar)
+        rows.append((firm_id, officer_id, tier, base, dues[base, tier], OPEN, now, 1))
+    counts.created = insert_rows(FOLLOWUPS, NEW_FOLLOWUP_COLUMNS, rows, skip_conflicts=True)
     return counts
 
 

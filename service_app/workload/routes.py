@@ -106,11 +106,17 @@ def _rebalance_form(source: User) -> RebalanceForm:
     return form
 
 
+def _chosen_street(form: RebalanceForm) -> int | None:
+    """The street filter when it is one of the form's choices (a refused form may hold anything)."""
+    if form.street_id.data and form.street_id.data in {c.value for c in form.street_id.choices}:  # type: ignore[union-attr]
+        return int(form.street_id.data)
+    return None
+
+
 def _firm_list(source: User, form: RebalanceForm, status: int = 200) -> Any:
     """The rebalance page: the source's firms under the filters, with boxes to tick."""
-    street_id = int(form.street_id.data) if form.street_id.data else None
     page = db.paginate(
-        rebalance_firms_select(source, form.tier.data or "", street_id),
+        rebalance_firms_select(source, form.tier.data or "", _chosen_street(form)),
         page=request.args.get("page", 1, type=db_id),
         per_page=FIRMS_PER_PAGE,
         error_out=False,
@@ -181,7 +187,7 @@ def _selection(form: RebalanceForm) -> dict[str, Any]:
     if form.selection.data == "selected":
         return {"street_id": None, "tiers": None, "firm_ids": form.firm_ids.data}
     return {
-        "street_id": int(form.street_id.data) if form.street_id.data else None,
+        "street_id": _chosen_street(form),
         "tiers": tiers_filter(form.tier.data or ""),
         "firm_ids": None,
     }

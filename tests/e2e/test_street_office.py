@@ -16,8 +16,8 @@ DONGHU = FIRMS["东湖街道"]
 
 def test_street_office_reads_searches_opens_and_downloads_its_street(page: Page, base_url: str) -> None:
     login(page, base_url, "district_a")
-    expect(page.get_by_role("heading", name="概览")).to_be_visible()
-    expect(page.get_by_test_id("total-firms")).to_have_text(str(len(LINPING)))
+    expect(page.get_by_role("heading", name="数据看板")).to_be_visible()  # the home page is the dashboard
+    expect(page.get_by_test_id("headline-firms")).to_have_text(str(len(LINPING)))
     expect(page.get_by_text("东湖街道")).to_have_count(0)
     nav = page.get_by_role("navigation")
     expect(nav.get_by_role("link", name="导出", exact=True)).to_be_visible()

@@ -283,6 +283,8 @@ def test_counts_changed_since_the_preview_ask_again(client, auth, ctx, generated
         {"selection": "sideways", "target_id": "{o2}"},
         {"selection": "all", "target_id": "{o2}", "tier": "gold"},
         {"selection": "all", "target_id": "{o2}", "street_id": "999999"},
+        {"selection": "all", "target_id": "{o2}", "street_id": "a street"},  # not a number: was a 500
+        {"selection": "all", "target_id": "{o2}", "street_id": "99999999999999999999999"},  # past any integer
     ],
 )
 def test_bad_rebalance_input_moves_nothing(client, auth, ctx, generated, form):

@@ -12,7 +12,16 @@ import sqlalchemy as sa
 from service_app.domain.quarters import Quarter
 from service_app.domain.tiers import Tier
 from service_app.extensions import db
-from service_app.models import Firm, Notification, ProposalItem, QuarterlyMetric, TierAssignment, TierProposal
+from service_app.models import (
+    Firm,
+    Notification,
+    ProposalItem,
+    QuarterlyMetric,
+    TierAssignment,
+    TierOverride,
+    TierProposal,
+    User,
+)
 
 from .. import factories
 
@@ -73,7 +82,7 @@ WINDOW_CASES = {
 
 def test_the_database_totals_match_the_engine(ctx, world):
     from service_app.domain.scoring import QuarterFigures, window_keys, window_totals
-    from service_app.tiers.services import load_facts
+    from service_app.tiers.facts import load_facts
 
     street = db.session.get(Firm, world.firm_a).street
     expected = {}
@@ -117,6 +126,75 @@ def test_apply_writes_assignments_once(ctx, roster):
         apply_proposal(proposal, None)
 
 
+def test_stored_lines_are_the_engines_decisions(ctx, roster):
+    from service_app.domain.scoring import RuleSet, decide_tiers
+    from service_app.tiers.facts import load_facts
+    from service_app.tiers.services import change_of, propose_tiers
+
+    firm = db.session.get(Firm, roster.firm_a)
+    firm.current_tier = Tier.KEY
+    db.session.add(TierOverride(firm_id=roster.firm_b, tier=Tier.CULTIVATE, reason='挂联企业 "重点" \\ 项目'))
+    db.session.commit()
+    facts = load_facts(Q, with_previous=False)
+    expected = {d.firm_id: (f.current_tier, d) for f, d in zip(facts, decide_tiers(facts, RuleSet(), Q), strict=True)}
+    proposal = propose_tiers(Q)
+    db.session.commit()
+    lines = db.session.scalars(sa.select(ProposalItem).where(ProposalItem.proposal_id == proposal.id)).all()
+    assert len(lines) == len(expected) == 26
+    for line in lines:
+        current, decision = expected[line.firm_id]
+        assert (line.current_tier, line.proposed_tier, line.pool, line.insufficient_data) == (
+            current,
+            decision.tier,
+            decision.pool,
+            decision.insufficient_data,
+        )
+        assert line.change == change_of(current, decision.tier)
+        for stored, computed in ((line.score, decision.score), (line.percentile, decision.percentile)):
+            assert stored == (None if computed is None else Decimal(f"{computed:.4f}"))
+        assert line.reasons == decision.reasons  # read back, the same lists
+    raw = db.session.scalar(
+        sa.select(sa.cast(ProposalItem.reasons, sa.Text)).where(ProposalItem.firm_id == roster.firm_b)
+    )
+    assert "重点" in raw and "\\u" not in raw  # compact, Chinese as characters
+    if db.session.connection().dialect.name == "sqlite":  # written from UTF-8 bytes, stored as text
+        stored = db.session.connection().exec_driver_sql("SELECT DISTINCT typeof(reasons) FROM proposal_items")
+        assert stored.scalars().all() == ["text"]
+    assert json.loads(raw)[0]["text"] == '人工调整为辅导培育：挂联企业 "重点" \\ 项目'
+
+
+def test_approval_audits_each_tier_change_once(ctx, roster):
+    from service_app.models import AuditEvent
+    from service_app.tiers.services import apply_proposal, override_item, propose_tiers
+
+    supervisor = db.session.scalars(sa.select(User).where(User.username == "supervisor")).one()
+    proposal = propose_tiers(Q)
+    lines = {
+        line.firm_id: line
+        for line in db.session.scalars(sa.select(ProposalItem).where(ProposalItem.proposal_id == proposal.id))
+    }
+    unchanged = next(firm_id for firm_id in lines if firm_id not in (roster.firm_a, roster.firm_b))
+    db.session.get(Firm, unchanged).current_tier = lines[unchanged].proposed_tier  # no change for this one
+    lines[unchanged].current_tier, lines[unchanged].change = lines[unchanged].proposed_tier, "same"
+    db.session.get(Firm, roster.firm_a).current_tier = Tier.EXIT
+    lines[roster.firm_a].current_tier = Tier.EXIT
+    override_item(lines[roster.firm_a], Tier.KEY, "重大招商项目", None, supervisor)
+    db.session.flush()
+    counts = apply_proposal(proposal, supervisor, allow_stale=True)
+    db.session.commit()
+    events = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "firm.tier")).all()
+    assert counts == {"firms": 26, "changed": 25} and len(events) == 25
+    by_firm = {event.object_id: event for event in events}
+    assert str(unchanged) not in by_firm
+    overridden = by_firm[str(roster.firm_a)]
+    assert overridden.before == {"current_tier": "exit"}
+    assert overridden.after == {"current_tier": "key", "_quarter": Q.key, "_proposal": proposal.id}
+    assert (overridden.user_id, overridden.object_type) == (supervisor.id, "firm")
+    new = by_firm[str(roster.firm_b)]
+    assert new.before == {"current_tier": None}
+    assert new.after["current_tier"] == lines[roster.firm_b].proposed_tier.value
+
+
 def test_stale_proposal_is_refused_until_recomputed(ctx, roster):
     from service_app.tiers.services import TierError, apply_proposal, is_stale, propose_tiers, recompute_proposal
 
@@ -137,7 +215,6 @@ def test_stale_proposal_is_refused_until_recomputed(ctx, roster):
 
 
 def test_override_with_expiry_is_applied_and_used_later(ctx, roster):
-    from service_app.models import User
     from service_app.tiers.services import apply_proposal, override_item, propose_tiers
 
     supervisor = db.session.scalars(sa.select(User).where(User.username == "supervisor")).one()
@@ -169,16 +246,8 @@ def test_interrupted_apply_leaves_nothing(ctx, roster, monkeypatch):
     def broken(*_args, **_kwargs):
         raise RuntimeError("disk full half-way")
 
-    original = services.bulk_insert
-    calls = {"n": 0}
-
-    def fail_on_audit(table, rows, *args, **kwargs):
-        calls["n"] += 1
-        if table.name == "audit_events":
-            broken()
-        return original(table, rows, *args, **kwargs)
-
-    monkeypatch.setattr(services, "bulk_insert", fail_on_audit)
+    # The audit events are written after the assignments and the firms' tiers.
+    monkeypatch.setattr(services, "_audit_tier_changes", broken)
     with pytest.raises(RuntimeError):
         services.apply_proposal(proposal, None)
     db.session.rollback()

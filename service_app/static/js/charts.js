@@ -24,7 +24,46 @@
     if (value === null || value === undefined) { return "—"; }
     return Number(value).toLocaleString(document.documentElement.lang || undefined, { maximumFractionDigits: 2 });
   }
-  var tooltipAxis = { trigger: "axis", axisPointer: { type: "shadow" }, valueFormatter: number };
+  // Tooltips are built as elements, names as text: ECharts' own tooltip markup carries style
+  // attributes, which the Content-Security-Policy (style-src 'self') refuses; setting a property
+  // of an element's style, as the dot's colour here, is allowed.
+  function tipLine(colour, name, value) {
+    var line = document.createElement("div");
+    line.className = "chart-tip-line";
+    var dot = document.createElement("span");
+    dot.className = "chart-tip-dot";
+    if (typeof colour === "string") { dot.style.backgroundColor = colour; }
+    var label = document.createElement("span");
+    label.textContent = name;
+    var figure = document.createElement("span");
+    figure.className = "chart-tip-value";
+    figure.textContent = value;
+    line.append(dot, label, figure);
+    return line;
+  }
+  function tooltip(params) {
+    var axis = Array.isArray(params);
+    var items = axis ? params : [params];
+    var tip = document.createElement("div");
+    var title = axis && items.length ? items[0].axisValueLabel : "";
+    if (title) {
+      var head = document.createElement("div");
+      head.className = "chart-tip-title";
+      head.textContent = title;
+      tip.appendChild(head);
+    }
+    items.forEach(function (item) {
+      var name = axis ? item.seriesName : item.name;
+      if (item.dataType === "edge") { name = item.data.source + " → " + item.data.target; }
+      var value = number(item.value) + (item.percent !== undefined ? " (" + item.percent + "%)" : "");
+      tip.appendChild(tipLine(item.color, name, value));
+    });
+    return tip;
+  }
+  // Kept inside the chart (`confine`): an item's tooltip would otherwise point at it with an arrow
+  // ECharts writes as markup with a style attribute.
+  var tooltipAxis = { trigger: "axis", axisPointer: { type: "shadow" }, formatter: tooltip, confine: true };
+  var tooltipItem = { trigger: "item", formatter: tooltip, confine: true };
   var legend = { type: "scroll", top: 0 };
   var grid = { left: 8, right: 16, top: 36, bottom: 8, containLabel: true };
 
@@ -33,7 +72,7 @@
     var i = index(data, key);
     return {
       color: colours(data),
-      tooltip: { trigger: "item", valueFormatter: number },
+      tooltip: tooltipItem,
       series: [{
         type: "pie",
         radius: ["38%", "68%"],
@@ -116,7 +155,7 @@
     });
     var nodes = Object.keys(used).map(function (name) { return { name: name, itemStyle: { color: used[name] } }; });
     return {
-      tooltip: { trigger: "item", valueFormatter: number },
+      tooltip: tooltipItem,
       series: [{
         type: "sankey",
         left: 8, right: 120, top: 8, bottom: 8,
