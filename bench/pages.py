@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import io
 import json
 import os
 import re
@@ -173,7 +174,7 @@ def main() -> None:
                 data={
                     "csrf_token": csrf_of(page),
                     "mode": "upsert",
-                    "file": (__import__("io").BytesIO(load.small_roster(seed, street)), "roster.csv"),
+                    "file": (io.BytesIO(load.small_roster(seed, street)), "roster.csv"),
                 },
             )
             batch = BATCH_URL.search(uploaded.headers.get("Location", ""))
