@@ -43,13 +43,16 @@ CONNECTION = "data_versions.connection"
 T = TypeVar("T")
 
 _DML = re.compile(r"\s*(?:insert|update|delete|replace|truncate|merge|with)\b", re.IGNORECASE)
+#: A table name, quoted or not, after an optional schema: the name is the group.
+_NAME = r"""["`]?(?:\w+["`]?\.["`]?)?(\w+)"""
 _TARGET = re.compile(
     r"""\s*(insert\s+(?:or\s+\w+\s+)?into|replace\s+into|update(?:\s+or\s+\w+)?|delete\s+from
-    |truncate(?:\s+table)?|merge\s+into)\s+(?:only\s+)?["`]?(\w+)""",
+    |truncate(?:\s+table)?|merge\s+into)\s+(?:only\s+)?"""
+    + _NAME,
     re.IGNORECASE | re.VERBOSE,
 )
 #: The writes inside a statement (WITH … INSERT/UPDATE/DELETE).
-_INNER_TARGETS = re.compile(r"""\b(insert\s+into|update|delete\s+from)\s+["`]?(\w+)""", re.IGNORECASE)
+_INNER_TARGETS = re.compile(r"""\b(insert\s+into|update|delete\s+from)\s+""" + _NAME, re.IGNORECASE)
 _UPSERT = sa.text(
     "INSERT INTO data_versions (table_name, token) VALUES (:table_name, :token)"
     " ON CONFLICT (table_name) DO UPDATE SET token = excluded.token"

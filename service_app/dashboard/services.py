@@ -158,13 +158,13 @@ class Dashboard:
 
     @cached_property
     def data_quarter(self) -> Quarter | None:
-        """The latest quarter with metrics."""
-        return latest_metric_quarter()
+        """The latest quarter with metrics (any firm's: the same for every scope)."""
+        return self._kept("data_quarter", ("quarterly_metrics",), latest_metric_quarter)
 
     @cached_property
     def tier_quarter(self) -> Quarter | None:
         """The latest quarter with tier assignments."""
-        return latest_tier_quarter()
+        return self._kept("tier_quarter", ("tier_assignments",), latest_tier_quarter)
 
     # --- Tiers --------------------------------------------------------------------------------
 

@@ -151,9 +151,7 @@ def expected(today: dt.date) -> dict[str, Any]:
         "tiers": [tiers.get(k, 0) for k in TIER_KEYS],
         "tiers_by_street": {name: [by_street[name, t] for t in TIER_KEYS] for name in names},
         "transitions": [[moves[a, b] for b in TIER_KEYS] for a in TIER_KEYS] if latest_tiers else [],
-        "transition_quarters": (
-            ((Quarter.parse(latest_tiers) - 1).key, latest_tiers) if latest_tiers else ("", "")
-        ),
+        "transition_quarters": (((Quarter.parse(latest_tiers) - 1).key, latest_tiers) if latest_tiers else ("", "")),
         "followups": {name: (*followups.get(name, (0, 0, 0, 0)), visits.get(name, 0)) for name in names},
         "open_requests": [open_requests.get(c, 0) for c in CATEGORIES],
         "key_trend": trend,
@@ -203,7 +201,7 @@ def test_a_second_view_runs_no_figure_query(ctx, dataset):
         district = db.session.scalars(sa.select(User).where(User.username == "district_a")).one()
         assert Dashboard(district, dataset.today).tier_groups != figures[0]
         counter.selects.clear()
-        Dashboard(user, dataset.today + dt.timedelta(days=1)).requests_by_category
+        assert Dashboard(user, dataset.today + dt.timedelta(days=1)).requests_by_category is not None
         assert any("GROUP BY" in statement.upper() for statement in counter.selects)
     finally:
         event.remove(db.engine, "before_cursor_execute", counter)
@@ -230,7 +228,7 @@ def test_import_and_its_undo(admin, app, runner, dataset, tmp_path):
     rows = roster_rows(4)
     rows[0][1:3] = existing  # an existing key-service firm's 2026Q3 figures, and four new firms
     rows[0][12] = 99999
-    result, out = run_import(runner, tmp_path, xlsx_bytes(rows))
+    result, _summary = run_import(runner, tmp_path, xlsx_bytes(rows))
     assert result.exit_code == 0, result.output
     imported = assert_fresh(admin, dataset.today)
     assert imported["key_trend"] != before["key_trend"] and imported["tiers"] != before["tiers"]
@@ -277,7 +275,6 @@ def test_editing_a_firm(admin, app, dataset):
 
 
 def test_logging_a_visit_and_moving_a_request(ctx, client, auth, app, dataset):
-    auth.login("officer_a")
     before = assert_fresh_for_admin(client, auth, dataset)
     with app.app_context():
         followup = db.session.scalars(
@@ -305,7 +302,8 @@ def test_logging_a_visit_and_moving_a_request(ctx, client, auth, app, dataset):
         "visit-request_description": "招聘困难",
     }
     assert client.post(f"/followups/{followup_id}/visit", data=visit).status_code == 302
-    assert client.post(f"/requests/{request_id}", data={"target": "assigned", "owner_department": "区人社局"}).status_code == 302
+    step = {"target": "assigned", "owner_department": "区人社局"}
+    assert client.post(f"/requests/{request_id}", data=step).status_code == 302
     after = assert_fresh_for_admin(client, auth, dataset)
     assert after["followups"] != before["followups"] and after["open_requests"] != before["open_requests"]
 
