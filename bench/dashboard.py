@@ -8,6 +8,12 @@ visits, requests with their steps, 200 buildings and the year's targets. Times, 
 `runs`, the dashboard's data queries (every figure the page shows, for an admin and for a street
 office), the page through the WSGI app, the buildings page, and, in the same run, a baseline: the
 same aggregates as bare SQL through the driver. Prints JSON.
+
+The figures are kept in the process under the versions of the tables they read
+(service_app/data_versions.py), so three cases are timed: `cached` (nothing written since the
+last view: what most views are), `after_followup_write` (a follow-up was changed, so the follow-up
+figures are made again and the rest are kept: what an officer's visit does) and `cold` (nothing
+kept: after an import, an approval, a firm edit, or a restart).
 """
 
 from __future__ import annotations
@@ -223,7 +229,24 @@ def build(database_url: str, firms: int):
     return app
 
 
-def dashboard_queries(app, username: str) -> tuple[float, float]:
+def prepare(app, case: str) -> None:
+    """Before a timed view: forget every kept figure ('cold'), or change one follow-up (its table's
+    version with it) the way a visit would ('after_followup_write'); nothing for 'cached'."""
+    from service_app.data_versions import figure_cache
+    from service_app.extensions import db
+    from service_app.models import Followup
+
+    with app.app_context():
+        if case == "cold":
+            figure_cache().clear()
+        elif case == "after_followup_write":
+            followup = db.session.scalars(sa.select(Followup).order_by(Followup.id).limit(1)).one()
+            followup.due_date += dt.timedelta(days=1 if followup.due_date.day % 2 else -1)
+            db.session.commit()
+        db.session.remove()
+
+
+def dashboard_queries(app, username: str, case: str = "cached") -> tuple[float, float]:
     """Every figure the dashboard shows, for one user: a fresh Dashboard and all its queries;
     (wall, process CPU) seconds. CPU is what SQLite, in this process, spends: it says more than the
     wall clock on a machine other jobs share (PostgreSQL's work is in its own processes)."""
@@ -232,6 +255,7 @@ def dashboard_queries(app, username: str) -> tuple[float, float]:
     from service_app.extensions import db
     from service_app.models import User
 
+    prepare(app, case)
     with app.app_context():
         user = db.session.scalars(sa.select(User).where(User.username == username)).one()
         wall, cpu = time.perf_counter(), time.process_time()
@@ -323,17 +347,22 @@ def baseline(app, street_id: int | None) -> tuple[float, float]:
     return elapsed
 
 
-def page_times(app, username: str, path: str, runs: int) -> list[tuple[float, float]]:
+def page_times(app, username: str, path: str, runs: int, case: str = "cached") -> list[tuple[float, float]]:
     """(wall, process CPU) seconds per request of a page through the WSGI app, as `username`."""
     client = app.test_client()
     client.post("/login", data={"username": username, "password": PASSWORD})
     timings = []
     for _ in range(runs):
+        prepare(app, case)
         wall, cpu = time.perf_counter(), time.process_time()
         response = client.get(path)
         timings.append((time.perf_counter() - wall, time.process_time() - cpu))
         assert response.status_code == 200, (path, response.status_code)
     return timings
+
+
+#: What is kept before a timed view (see prepare).
+CASES = ("cached", "after_followup_write", "cold")
 
 
 def median_ms(values: list[float]) -> float:
@@ -355,25 +384,31 @@ def main() -> None:
 
         with app.app_context():
             street_id = db.session.scalar(sa.select(Street.id).order_by(Street.id))
-        dashboard_queries(app, "admin")  # warm the caches both sides get
+        dashboard_queries(app, "admin", "cold")  # warm the database's own caches both sides get
         baseline(app, None)
         load = os.getloadavg()
         figures = {}
         for label, username, street in (("admin", "admin", None), ("district", "district", street_id)):
-            queries, bare = [], []
-            for _ in range(args.runs):  # alternated, so both see the same load
-                queries.append(dashboard_queries(app, username))
+            queries: dict[str, list[tuple[float, float]]] = {case: [] for case in CASES}
+            bare = []
+            for _ in range(args.runs):  # alternated, so all see the same load
+                for case in CASES:
+                    queries[case].append(dashboard_queries(app, username, case))
                 bare.append(baseline(app, street))
-            page = page_times(app, username, "/", args.runs)
+            bare_median = statistics.median(b[0] for b in bare)
             figures[label] = {
-                "queries_median_ms": median_ms([q[0] for q in queries]),
                 "baseline_bare_sql_median_ms": median_ms([b[0] for b in bare]),
-                "ratio": round(statistics.median(q[0] for q in queries) / statistics.median(b[0] for b in bare), 2),
-                "queries_cpu_median_ms": median_ms([q[1] for q in queries]),
                 "baseline_cpu_median_ms": median_ms([b[1] for b in bare]),
-                "page_median_ms": median_ms([p[0] for p in page]),
-                "page_cpu_median_ms": median_ms([p[1] for p in page]),
             }
+            for case in CASES:
+                page = page_times(app, username, "/", args.runs, case)
+                figures[label][case] = {
+                    "queries_median_ms": median_ms([q[0] for q in queries[case]]),
+                    "queries_cpu_median_ms": median_ms([q[1] for q in queries[case]]),
+                    "ratio_to_baseline": round(statistics.median(q[0] for q in queries[case]) / bare_median, 3),
+                    "page_median_ms": median_ms([p[0] for p in page]),
+                    "page_cpu_median_ms": median_ms([p[1] for p in page]),
+                }
         buildings = page_times(app, "admin", "/buildings/", args.runs)
         print(
             json.dumps(

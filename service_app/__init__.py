@@ -60,6 +60,7 @@ def configure_instance(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     """Bind the unbound extensions from extensions.py."""
     from . import models  # noqa: F401 - registers the tables on db.metadata
+    from .data_versions import init_figure_cache
     from .database import begin_writing_requests, close_session, configure_sqlite
     from .i18n import select_locale, select_timezone
 
@@ -69,6 +70,7 @@ def register_extensions(app: Flask) -> None:
         configure_sqlite(db.engine)
         if db.engine.dialect.name == "sqlite":
             app.before_request(begin_writing_requests)
+    init_figure_cache(app)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     login_manager.init_app(app)

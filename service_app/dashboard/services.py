@@ -3,12 +3,17 @@
 `Dashboard` runs a query only when a chart asks for it and keeps the answer for the request, so
 the page runs each once and a chart's data endpoint runs only its own. Python touches grouped
 rows (streets, tiers, quarters, categories), never one row per firm.
+
+Each query's answer is also kept in the process's FigureCache (data_versions.py) under the scope,
+the day where it counts, and the tokens of the tables it reads: the next request, by anyone with
+the same streets, takes it from there until one of those tables is written.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
@@ -19,6 +24,7 @@ from sqlalchemy.orm import QueryableAttribute
 
 from ..audit import record_event, snapshot
 from ..charts import to_float
+from ..data_versions import current_tokens, figure_cache
 from ..domain.followups import FollowupStatus, RequestStatus, Satisfaction
 from ..domain.indicators import IndicatorMetric, growth_percent, share_percent, year_to_date
 from ..domain.industry import is_digital_core
@@ -43,6 +49,7 @@ ASSIGNMENTS: sa.Table = TierAssignment.__table__  # type: ignore[assignment]
 #: A column to group or compute by: a mapped attribute or an SQL expression.
 Column = sa.ColumnElement[Any] | QueryableAttribute[Any]
 SelectT = TypeVar("SelectT", bound=sa.Select)
+T = TypeVar("T")
 #: Quarters of metrics the dashboard reads: the trend's eight, which hold every year-to-date
 #: quarter of this year and the last.
 TREND_QUARTERS = 8
@@ -115,8 +122,25 @@ class Dashboard:
         self.user = user
         self.today = today
         self.scope = firm_scope(user)
-        self.all_streets = street_ids_for(user) is None
+        street_ids = street_ids_for(user)
+        self.all_streets = street_ids is None
+        #: What the figures of this scope are kept under: the street ids, or None for all.
+        self.scope_key = None if street_ids is None else tuple(sorted(street_ids))
         self.month_start, self.month_end = month_bounds(today)
+
+    @cached_property
+    def tokens(self) -> dict[str, str]:
+        """The versioned tables' tokens, read once for the request's figures."""
+        return current_tokens()
+
+    def _kept(self, name: str, tables: tuple[str, ...], make: Callable[[], T], *params: Any) -> T:
+        """A figure from the cache, or made and kept: `tables` are the versioned tables the query
+        reads, `params` whatever else it depends on besides the scope (the day, the quarter)."""
+        return figure_cache().fetch((name, self.scope_key, *params), tables, self.tokens, make)
+
+    def _firms_if_joined(self, *, firm_columns: bool = False) -> tuple[str, ...]:
+        """("firms",) when a query's _in_scope joins firms, for its cache key."""
+        return () if self.all_streets and not firm_columns else ("firms",)
 
     def _in_scope(self, query: SelectT, firm_id: Column, *, firm_columns: bool = False) -> SelectT:
         """Limit a query to the firms in scope. For a user who sees every street, no join to firms
@@ -134,19 +158,22 @@ class Dashboard:
 
     @cached_property
     def data_quarter(self) -> Quarter | None:
-        """The latest quarter with metrics."""
-        return latest_metric_quarter()
+        """The latest quarter with metrics (any firm's: the same for every scope)."""
+        return self._kept("data_quarter", ("quarterly_metrics",), latest_metric_quarter)
 
     @cached_property
     def tier_quarter(self) -> Quarter | None:
         """The latest quarter with tier assignments."""
-        return latest_tier_quarter()
+        return self._kept("tier_quarter", ("tier_assignments",), latest_tier_quarter)
 
     # --- Tiers --------------------------------------------------------------------------------
 
     @cached_property
     def tier_groups(self) -> list[tuple[int, str | None, str | None, int]]:
         """(street id, chain, tier, firms) for every combination present in scope."""
+        return self._kept("tier_groups", ("firms",), self._tier_groups)
+
+    def _tier_groups(self) -> list[tuple[int, str | None, str | None, int]]:
         query = sa.select(Firm.street_id, Firm.chain, Firm.current_tier, sa.func.count())
         if self.all_streets:
             # Every firm is counted: SQLite would otherwise walk the street index to skip a sort of
@@ -171,7 +198,11 @@ class Dashboard:
         """Firms by (tier last quarter, tier this quarter), 'none' where a firm had no tier."""
         if self.tier_quarter is None:
             return {}
-        first, second = (self.tier_quarter - 1).key, self.tier_quarter.key
+        quarter = self.tier_quarter
+        return self._kept("transitions", ("tier_assignments", "firms"), lambda: self._transitions(quarter), quarter.key)
+
+    def _transitions(self, quarter: Quarter) -> dict[tuple[str, str], int]:
+        first, second = (quarter - 1).key, quarter.key
         a, b = ASSIGNMENTS.alias("a"), ASSIGNMENTS.alias("b")
         rows = db.session.execute(
             sa.select(a.c.tier, b.c.tier, sa.func.count())
@@ -185,8 +216,12 @@ class Dashboard:
 
     # --- Follow-ups ---------------------------------------------------------------------------
 
-    def _followup_counts(self, group: Column, by_street: bool) -> dict[Any, tuple[int, int, int, int]]:
+    def _followup_counts(self, name: str, group: Column, by_street: bool) -> dict[Any, tuple[int, int, int, int]]:
         """Per group: open, overdue, due this month (planned), and of those done."""
+        tables = ("followups", *self._firms_if_joined(firm_columns=by_street))
+        return self._kept(name, tables, lambda: self._count_followups(group, by_street), self.today)
+
+    def _count_followups(self, group: Column, by_street: bool) -> dict[Any, tuple[int, int, int, int]]:
         f = Followup
         this_month = f.due_date.between(self.month_start, self.month_end)
         query = sa.select(
@@ -203,8 +238,12 @@ class Dashboard:
         )
         return {row[0]: tuple(row[1:]) for row in rows}  # type: ignore[misc]
 
-    def _visit_counts(self, group: Column, by_street: bool) -> dict[Any, int]:
+    def _visit_counts(self, name: str, group: Column, by_street: bool) -> dict[Any, int]:
         """Visits logged this month, per group."""
+        tables = ("visits", *self._firms_if_joined(firm_columns=by_street))
+        return self._kept(name, tables, lambda: self._count_visits(group, by_street), self.month_start)
+
+    def _count_visits(self, group: Column, by_street: bool) -> dict[Any, int]:
         query = sa.select(group, sa.func.count()).select_from(Visit)
         rows = db.session.execute(
             self._in_scope(query, Visit.firm_id, firm_columns=by_street)
@@ -216,22 +255,22 @@ class Dashboard:
     @cached_property
     def followups_by_street(self) -> dict[int, tuple[int, int, int, int]]:
         """Per street id: open, overdue, planned this month, done of the planned."""
-        return self._followup_counts(Firm.street_id, by_street=True)
+        return self._followup_counts("followups_by_street", Firm.street_id, by_street=True)
 
     @cached_property
     def visits_by_street(self) -> dict[int, int]:
         """Per street id: visits logged this month."""
-        return self._visit_counts(Firm.street_id, by_street=True)
+        return self._visit_counts("visits_by_street", Firm.street_id, by_street=True)
 
     @cached_property
     def followups_by_officer(self) -> dict[int | None, tuple[int, int, int, int]]:
         """Per officer id (None: nobody): open, overdue, planned this month, done of the planned."""
-        return self._followup_counts(Followup.officer_id, by_street=False)
+        return self._followup_counts("followups_by_officer", Followup.officer_id, by_street=False)
 
     @cached_property
     def visits_by_officer(self) -> dict[int | None, int]:
         """Per officer id: visits logged this month."""
-        return self._visit_counts(Visit.officer_id, by_street=False)
+        return self._visit_counts("visits_by_officer", Visit.officer_id, by_street=False)
 
     @cached_property
     def officer_names(self) -> dict[int, str]:
@@ -247,6 +286,10 @@ class Dashboard:
     @cached_property
     def requests_by_category(self) -> dict[str, tuple[int, int, int, float]]:
         """Per category: open (not closed), overdue, resolved, and the days those took in total."""
+        tables = ("firm_requests", "request_steps", *self._firms_if_joined())
+        return self._kept("requests_by_category", tables, self._requests_by_category, self.today)
+
+    def _requests_by_category(self) -> dict[str, tuple[int, int, int, float]]:
         r = FirmRequest
         resolved_at = (
             sa.select(sa.func.min(RequestStep.created_at))
@@ -279,6 +322,9 @@ class Dashboard:
     @cached_property
     def satisfaction(self) -> dict[str, int]:
         """Answers at 回访, by satisfaction."""
+        return self._kept("satisfaction", ("firm_requests", *self._firms_if_joined()), self._satisfaction)
+
+    def _satisfaction(self) -> dict[str, int]:
         query = sa.select(FirmRequest.satisfaction, sa.func.count())
         rows = db.session.execute(
             self._in_scope(query, FirmRequest.firm_id)
@@ -317,6 +363,9 @@ class Dashboard:
     def core_codes(self) -> list[str]:
         """The industry codes in scope that are digital-economy core industries: the distinct codes
         (a few hundred at most) sorted by domain.industry.is_digital_core, the one place the rule lives."""
+        return self._kept("core_codes", ("firms",), self._core_codes)
+
+    def _core_codes(self) -> list[str]:
         codes = db.session.scalars(
             sa.select(Firm.industry_code).distinct().where(self.scope, Firm.industry_code.is_not(None))
         )
@@ -334,10 +383,15 @@ class Dashboard:
         """
         if self.data_quarter is None:
             return {}
+        latest = self.data_quarter
+        tables = ("quarterly_metrics", "firms")
+        return self._kept("quarter_sums", tables, lambda: self._quarter_sums(latest), latest.key)
+
+    def _quarter_sums(self, latest: Quarter) -> dict[tuple[str, str], QuarterTotals]:
         m = QuarterlyMetric
         core = Firm.industry_code.in_(self.core_codes) if self.core_codes else sa.false()
         key = Firm.current_tier == Tier.KEY
-        first = (self.data_quarter - (TREND_QUARTERS - 1)).key
+        first = (latest - (TREND_QUARTERS - 1)).key
         rows = db.session.execute(
             sa.select(m.quarter, sa.func.count(), sa.func.sum(m.revenue), sa.func.sum(m.tax), sa.func.sum(m.rd_spend))
             .add_columns(
@@ -347,7 +401,7 @@ class Dashboard:
                 sa.func.sum(m.tax).filter(key),
             )
             .join(Firm, Firm.id == m.firm_id)
-            .where(self.scope, m.quarter.between(first, self.data_quarter.key))
+            .where(self.scope, m.quarter.between(first, latest.key))
             .group_by(m.quarter)
         )
         result = {}

@@ -21,11 +21,13 @@ from .ratelimits import RateLimitCounter
 from .targets import IndicatorTarget
 from .tiers import ProposalItem, ProposalStatus, RuleSetVersion, TierAssignment, TierOverride, TierProposal
 from .users import User, user_streets
+from .versions import DataVersion
 
 __all__ = [
     "AuditEvent",
     "Building",
     "CalendarDay",
+    "DataVersion",
     "ExitChecklistItem",
     "ExportKind",
     "ExportPack",
