@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import gc
 import hashlib
 import itertools
 import logging
@@ -17,6 +15,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from ..audit import record_event
+from ..bulk import collector_paused
 from ..database import begin_writing
 from ..domain.tiers import Role
 from ..extensions import db
@@ -65,24 +64,6 @@ def read_error_message(error: RosterReadError) -> str:
     return str(READ_ERRORS.get(error.code, READ_ERRORS["damaged"]))
 
 
-@contextlib.contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """Pause Python's cycle collector while an import plans or writes tens of thousands of rows.
-
-    A plan holds a few containers per row, and each full collection walks all of them and the
-    whole app again: a 30,000-row roster paid for seven, ≈0.6 s. The import makes no reference
-    cycles of its own, and any that appear are collected once the collector runs again.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 def roster_sheets(tables: list[Table]) -> Table:
     """The first sheet with a roster header, continued by later sheets under the same header.
 
@@ -114,7 +95,7 @@ def roster_sheets(tables: list[Table]) -> Table:
 def _plan(data: bytes, user: User | None, options: ImportOptions, mapping: dict[int, str] | None = None) -> ImportPlan:
     try:
         table = open_table(data, max_rows=MAX_SHEET_ROWS, pick=roster_sheets)
-        with _cyclic_gc_paused():
+        with collector_paused():
             return RosterPlanner(user, options, remembered_mapping).plan(table, mapping=mapping)
     except RosterReadError as exc:
         raise ImportError_(read_error_message(exc), "unreadable") from exc
@@ -286,7 +267,7 @@ def confirm_batch(batch: ImportBatch, user: User | None, source: str, plan: Impo
     try:
         begin_writing()
         _claim(batch, ImportStatus.APPLYING, ImportStatus.APPLIED, applying_owner=None)
-        with _cyclic_gc_paused():
+        with collector_paused():
             counts = apply_plan(plan, batch, user.id if user else None, source)
         _remember_mapping(plan, user)
         record_event("import.apply", "import_batch", batch.id, after={"file": batch.file_name, **counts}, user=user)
