@@ -76,6 +76,9 @@ class Config:
     LOGIN_LIMIT_PER_ADDRESS = os.environ.get("LOGIN_LIMIT_PER_ADDRESS", "20 per 15 minutes")
     #: How often a standby scheduler tries to become the leader, in seconds.
     SCHEDULER_LEADER_RETRY_SECONDS = float(os.environ.get("SCHEDULER_LEADER_RETRY_SECONDS", "5"))
+    #: The scheduler's CPU niceness (0–19): its bulk jobs (large exports, the daily sweep, proposals)
+    #: give way to officers' requests on a busy machine, and use what the web workers leave idle.
+    SCHEDULER_NICE = _int_env("SCHEDULER_NICE", 10)
 
 
 class TestConfig(Config):

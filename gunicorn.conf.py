@@ -32,3 +32,10 @@ def on_starting(server):
         check_workers(normalise_database_url(os.environ.get("DATABASE_URL")), server.cfg.workers)
     except ConfigurationError as error:
         raise RuntimeError(str(error)) from None  # gunicorn prints "Error: …" and exits 1
+
+
+def post_worker_init(worker):
+    """Compile the templates before the worker takes its first request (service_app.deployment.warm_up)."""
+    from service_app.deployment import warm_up
+
+    warm_up(worker.wsgi)

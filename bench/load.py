@@ -14,7 +14,10 @@ real secret key, as in production.
   listing firms (a random page), searching (part of a name), opening a firm, opening "My
   follow-ups" and logging a visit (officers), and now and then uploading a five-row roster and
   confirming its preview. Meanwhile the daily sweep and a 30,000-firm export run as the scheduler
-  and a user's background export would.
+  and a user's background export would: at the scheduler's niceness (SCHEDULER_NICE, 10).
+
+The JSON also says where the two cores went during the load: CPU seconds of the app server, of
+PostgreSQL, of this client and of everything else (the background jobs while they ran).
 
 An error is a 5xx, a refused connection, a timeout, or a page that is not what the step expects
 (a form that does not come back with a redirect, say). Prints JSON with throughput, p50/p95/p99
@@ -51,6 +54,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from _database import fresh_database_url  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
+#: The sweep and the export run at the scheduler's niceness (config.Config.SCHEDULER_NICE).
+BACKGROUND_NICE = int(os.environ.get("SCHEDULER_NICE", "10"))
 PASSWORD = "bench-password"  # noqa: S105 - the load users of a throwaway database
 STREETS = 8
 OFFICERS_PER_STREET = 6
@@ -346,6 +351,47 @@ def summarise(recorder: Recorder, seconds: float) -> dict[str, object]:
     }
 
 
+def cpu_by_process() -> dict[int, tuple[int, str, float]]:
+    """Every process's (parent, command, CPU seconds so far), read from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    seen: dict[int, tuple[int, str, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # ended meanwhile
+        command = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        seen[int(entry.name)] = (int(fields[1]), command, (int(fields[11]) + int(fields[12])) / tick)
+    return seen
+
+
+def cpu_breakdown(
+    before: dict[int, tuple[int, str, float]], after: dict[int, tuple[int, str, float]], server: int, seconds: float
+) -> dict[str, float]:
+    """CPU seconds spent in the load window by the app server, PostgreSQL, this client and the rest.
+
+    Processes that ended within the window (the background jobs) are counted by the caller from
+    their own rusage; this sees only the living.
+    """
+    spent: dict[str, float] = defaultdict(float)
+    for pid, (parent, command, total) in after.items():
+        used = total - before.get(pid, (0, "", 0.0))[2]
+        if pid == server or parent == server:
+            spent["app_server"] += used
+        elif command.startswith("postgres"):
+            spent["postgresql"] += used
+        elif pid == os.getpid():
+            spent["load_client"] += used
+        else:
+            spent["other"] += used
+    result = {name: round(value, 1) for name, value in sorted(spent.items())}
+    result["capacity"] = round(seconds * (os.cpu_count() or 1), 1)
+    return result
+
+
 def run_threads(target, count: int, seconds: float, arguments) -> Recorder:  # type: ignore[no-untyped-def]
     """`count` threads running target(*arguments(n), stop, recorder) for `seconds`."""
     recorder = Recorder()
@@ -383,14 +429,17 @@ def main() -> None:
             base_recorder = run_threads(baseline_loop, options.users, options.baseline_seconds, lambda n: (base,))
             env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "bench"}
             flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
+            cpu_before = cpu_by_process()
+            load_started = time.monotonic()
+            # The jobs run at the scheduler's niceness, as `flask scheduler run` runs them in production.
             background = [
-                subprocess.Popen([*flask, "followups", "sweep"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL),
                 subprocess.Popen(
+                    command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, preexec_fn=lambda: os.nice(BACKGROUND_NICE)
+                )
+                for command in (
+                    [*flask, "followups", "sweep"],
                     [*flask, "roster", "export", "-o", str(folder / "all.xlsx")],
-                    cwd=ROOT,
-                    env=env,
-                    stdout=subprocess.DEVNULL,
-                ),
+                )
             ]
             recorder = run_threads(
                 user_loop,
@@ -398,7 +447,18 @@ def main() -> None:
                 options.seconds,
                 lambda n: (base, users[n], owned[users[n]], street_of(users[n]), n + 1),
             )
-            background_codes = [process.wait(timeout=600) for process in background]
+            cpu_after = cpu_by_process()
+            load_seconds = time.monotonic() - load_started
+            # The background jobs are this process's children: os.wait4 gives each its own CPU.
+            background_codes, background_cpu = [], 0.0
+            for process in background:
+                _, status, usage = os.wait4(process.pid, 0)
+                process.returncode = os.waitstatus_to_exitcode(status)
+                background_codes.append(process.returncode)
+                background_cpu += usage.ru_utime + usage.ru_stime
+            cpu = cpu_breakdown(cpu_before, cpu_after, server.pid, load_seconds)
+            # What the jobs spent is in "other" while they ran within the window; report it whole.
+            cpu["background_jobs_whole_run"] = round(background_cpu, 1)
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -417,6 +477,8 @@ def main() -> None:
         "prepare_s": round(prepared, 1),
         "load": summarise(recorder, options.seconds),
         "baseline_healthz": summarise(base_recorder, options.baseline_seconds),
+        "cpu_seconds_during_load": cpu,
+        "background_niceness": BACKGROUND_NICE,
         "background_exit_codes": {"sweep": background_codes[0], "export_30000": background_codes[1]},
         "server_errors": server_errors[:10],
         "targets": {"errors": 0, "p95_ms": 300, "requests_per_s": 200},

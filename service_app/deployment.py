@@ -88,3 +88,16 @@ def apply_proxy_fix(app: Flask) -> None:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=counts["for"], x_proto=counts["proto"], x_host=counts["host"], x_prefix=counts["prefix"]
         )
+
+
+def warm_up(app: Flask) -> int:
+    """Compile every template and configure the ORM's mappers now, before a worker's first
+    request, instead of during its first pages (about a second of CPU per worker). Returns how
+    many templates were compiled."""
+    from sqlalchemy.orm import configure_mappers
+
+    configure_mappers()
+    names = app.jinja_env.list_templates(filter_func=lambda name: name.endswith(".html"))
+    for name in names:
+        app.jinja_env.get_template(name)
+    return len(names)

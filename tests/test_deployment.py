@@ -22,7 +22,13 @@ from flask_migrate import upgrade
 
 from config import Config, TestConfig
 from service_app import create_app
-from service_app.deployment import ConfigurationError, check_workers, default_workers, instance_secret_key
+from service_app.deployment import (
+    ConfigurationError,
+    check_workers,
+    default_workers,
+    instance_secret_key,
+    warm_up,
+)
 from service_app.extensions import db
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,6 +100,16 @@ class TestGunicornSettings:
 
     def test_web_concurrency_overrides(self, monkeypatch):
         assert self.settings(monkeypatch, WEB_CONCURRENCY="3")["workers"] == 3
+
+    def test_a_worker_compiles_every_template_before_its_first_request(self, database_url):
+        app = create_app(config_for(database_url))
+        compiled = warm_up(app)
+        on_disk = [path for path in (ROOT / "service_app").rglob("templates/**/*") if path.is_file()]
+        assert compiled == len(on_disk) > 30  # every page and macro file of every blueprint
+        assert len(app.jinja_env.cache) == compiled
+        with app.test_request_context():
+            app.jinja_env.get_template("firms/index.html")
+        assert len(app.jinja_env.cache) == compiled  # served from the cache, not compiled again
 
 
 def free_port() -> int:

@@ -110,6 +110,7 @@ def test_one_leads_the_other_takes_over_when_it_is_killed(scheduler_database, tm
     try:
         first.wait_for("next run", timeout=90)
         assert "leader:" in first.output()
+        assert "running at niceness 10" in first.output()  # the jobs give way to web requests
         assert "followups.daily_sweep" in first.output().split("caught up:")[1].splitlines()[0]
         second = Scheduler(url, tmp_path / "second.log")
         second.wait_for("standby", timeout=60)
@@ -209,3 +210,14 @@ def test_a_leader_that_lost_its_lock_stops_scheduling():
     scheduler, lost = FakeScheduler(), []
     watch_leadership(scheduler, Lost(), lost)
     assert scheduler.stopped and lost == [True]
+
+
+def test_lower_priority_only_ever_raises_the_niceness():
+    """A process cannot take back niceness it gave: asking for less than it has leaves it as it is."""
+    script = (
+        "from service_app.scheduler import lower_priority;"
+        "print(lower_priority(5), lower_priority(3), lower_priority(7), lower_priority(0))"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT)
+    base = os.nice(0)  # the child starts as nice as this process
+    assert out.stdout.split() == [str(max(base, n)) for n in (5, 5, 7, 7)]
