@@ -133,9 +133,10 @@ def register_security_headers(app: Flask) -> None:
 def register_template_helpers(app: Flask) -> None:
     """Labels and small helpers every template uses."""
     from .i18n import TEMPLATE_GLOBALS, install_template_gettext, template_context
+    from .navigation import link_before_id, navigation
 
     install_template_gettext(app)
-    app.jinja_env.globals.update(TEMPLATE_GLOBALS)
+    app.jinja_env.globals.update(TEMPLATE_GLOBALS, navigation=navigation, link_before_id=link_before_id)
     app.context_processor(template_context)
 
 

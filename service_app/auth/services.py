@@ -4,6 +4,7 @@ ones counted per account and per address."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hmac
 
 import sqlalchemy as sa
@@ -27,6 +28,17 @@ class SignInRefused(Exception):
         self.lockout = lockout
 
 
+@functools.cache
+def _user_with_streets_and_bell() -> sa.Select[User, int]:
+    """The loader's statement, built once: SQLAlchemy then keeps its cache key too, where building it
+    again on every request cost about a third of the loader's time."""
+    return (
+        sa.select(User, unread_count_of(User.id))
+        .options(joinedload(User.streets))
+        .where(User.id == sa.bindparam("user_id", type_=sa.Integer))
+    )
+
+
 def load_user(session_id: str) -> User | None:
     """Flask-Login's loader: the active user whose `id:digest` (User.get_id) still matches,
     so sessions and remember cookies from before a password change are refused.
@@ -36,13 +48,7 @@ def load_user(session_id: str) -> User | None:
     user_id = session_id.partition(":")[0]
     if not (user_id.isascii() and user_id.isdigit()) or int(user_id) > MAX_ID:
         return None
-    row = (
-        db.session.execute(
-            sa.select(User, unread_count_of(User.id)).options(joinedload(User.streets)).where(User.id == int(user_id))
-        )
-        .unique()
-        .first()
-    )
+    row = db.session.execute(_user_with_streets_and_bell(), {"user_id": int(user_id)}).unique().first()
     if row is None:
         return None
     user, unread = row

@@ -28,18 +28,22 @@ class Lookups:
     """Streets, buildings and active officers by name, loaded once per plan."""
 
     def __init__(self) -> None:
-        self.streets = {s.name: s.id for s in db.session.scalars(sa.select(Street))}
+        # Plain rows, not ORM objects: a plan runs three times per import (upload, preview, confirm).
+        self.streets: dict[str, int] = dict(db.session.execute(sa.select(Street.name, Street.id)).all())  # type: ignore[arg-type]
         self.street_names = {v: k for k, v in self.streets.items()}
-        self.buildings = {(b.street_id, b.name): b.id for b in db.session.scalars(sa.select(Building))}
+        buildings = db.session.execute(sa.select(Building.street_id, Building.name, Building.id))
+        self.buildings = {(street_id, name): building_id for street_id, name, building_id in buildings}
         self.building_street = {bid: sid for (sid, _), bid in self.buildings.items()}
         self.officers: dict[str, int | None] = {}  # None: two officers share the name
-        officers = db.session.scalars(sa.select(User).where(User.role == Role.OFFICER, User.active.is_(True)))
-        for user in officers:
-            self.officers[user.username] = user.id
-        for user in db.session.scalars(sa.select(User).where(User.role == Role.OFFICER, User.active.is_(True))):
-            if user.display_name and user.display_name != user.username:
-                taken = user.display_name in self.officers and self.officers[user.display_name] != user.id
-                self.officers[user.display_name] = None if taken else user.id
+        officers = db.session.execute(
+            sa.select(User.id, User.username, User.display_name).where(User.role == Role.OFFICER, User.active.is_(True))
+        ).all()
+        for user_id, username, _ in officers:
+            self.officers[username] = user_id
+        for user_id, username, display_name in officers:
+            if display_name and display_name != username:
+                taken = display_name in self.officers and self.officers[display_name] != user_id
+                self.officers[display_name] = None if taken else user_id
         self.officer_streets: dict[int, set[int]] = {}
         for user_id, street_id in db.session.execute(sa.select(user_streets.c.user_id, user_streets.c.street_id)):
             self.officer_streets.setdefault(user_id, set()).add(street_id)

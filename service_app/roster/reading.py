@@ -245,12 +245,21 @@ def _open_csv(source: _Text, limits: Limits) -> Table:
     return Table("csv", "", source.encoding, row_count, rows)
 
 
+#: The delimiters a roster's CSV may use.
+_DELIMITERS = ",;\t|"
+
+
 def _sniff_delimiter(text: str) -> str:
+    """The CSV's delimiter: the only one its header line holds, else csv.Sniffer's guess, else a comma."""
+    header = text[: text.find("\n")] if "\n" in text else text
+    present = [d for d in _DELIMITERS if d in header]
+    if len(present) == 1 and '"' not in header:
+        return present[0]  # the usual roster: Sniffer's frequency tables cost more than the import's other reading
     sample = text[:8192]
     if len(text) > len(sample) and "\n" in sample:
         sample = sample[: sample.rindex("\n")]
     try:
-        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+        return csv.Sniffer().sniff(sample, delimiters=_DELIMITERS).delimiter
     except csv.Error:
         return ","
 

@@ -339,6 +339,19 @@ def test_csv_keeps_quoted_delimiters_and_stops_at_the_last_row():
     assert list(table.rows()) == [["企业名称", "备注"], ["甲,乙公司", '说"明']]
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("企业名称;备注\n甲公司;说明\n", [["企业名称", "备注"], ["甲公司", "说明"]]),  # one delimiter in the header
+        # a comma inside a quoted header name: the rows decide (csv.Sniffer), not the header alone
+        ('"名称,简称";备注\n甲公司;说明\n乙公司;无\n', [["名称,简称", "备注"], ["甲公司", "说明"], ["乙公司", "无"]]),
+        ("企业名称\n甲公司\n", [["企业名称"], ["甲公司"]]),  # one column: no delimiter at all
+    ],
+)
+def test_csv_delimiter_comes_from_the_header_or_the_rows(text, expected):
+    assert list(open_table(text.encode()).rows()) == expected
+
+
 def test_xlsb_yields_its_cells():
     data = xlsb_with_cells([(0, 0, "企业名称"), (0, 1, "从业人数"), (2, 0, "甲公司"), (2, 1, 12.0), (2, 2, 0.5)])
     table = open_table(data)
