@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import urlencode
 
 import sqlalchemy as sa
+from flask import request, url_for
 from flask_sqlalchemy.pagination import Pagination
 
 from .extensions import db
@@ -82,3 +84,12 @@ def paginate(
         total=total,
         rows=rows,
     )
+
+
+def page_links(endpoint: str, numbers: Iterable[int]) -> dict[int, str]:
+    """The link to each of these page numbers of the list this request shows: its URL with the
+    same query arguments (repeated ones too) and `page` replaced. One url_for for all of them,
+    where the pager made one per link."""
+    base = url_for(endpoint, **(request.view_args or {}))
+    kept = [(key, value) for key, value in request.args.items(multi=True) if key != "page"]
+    return {number: f"{base}?{urlencode([*kept, ('page', number)])}" for number in numbers}

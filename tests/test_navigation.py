@@ -78,3 +78,39 @@ def test_row_links_are_the_links_url_for_makes(app):
         assert link_before_id("followups.detail", "followup_id") + "7" == url_for("followups.detail", followup_id=7)
         with pytest.raises(ValueError, match="does not end with"):
             link_before_id("followups.visit", "followup_id")  # /followups/<id>/visit
+
+
+def test_page_links_keep_the_lists_arguments_and_replace_the_page(app):
+    from urllib.parse import parse_qs, urlsplit
+
+    from service_app.pagination import page_links
+
+    with app.test_request_context("/firms/?q=基准 01&flag=is_listed&flag=above_scale&page=3&sort=name"):
+        links = page_links("firms.index", [1, 2, 9])
+    assert set(links) == {1, 2, 9}
+    url = urlsplit(links[9])
+    assert url.path == "/firms/"
+    assert parse_qs(url.query) == {
+        "q": ["基准 01"],
+        "flag": ["is_listed", "above_scale"],
+        "sort": ["name"],
+        "page": ["9"],
+    }
+
+
+def test_the_pager_links_every_page_it_shows(client, auth, world, app):
+    from service_app.extensions import db
+    from tests import factories
+
+    with app.app_context():
+        street = db.session.get(factories.Street, world.street_a)
+        for n in range(60):
+            factories.make_firm(street, name=f"杭州分页测试{n:02d}有限公司")
+        db.session.commit()
+    auth.enter("admin")
+    page = client.get("/firms/?q=分页测试&page=2").get_data(as_text=True)
+    pager = page[page.index('<ul class="pagination'):]
+    hrefs = re.findall(r'class="page-link" href="([^"]+)"', pager)
+    assert hrefs[0].endswith("page=1") and hrefs[-1].endswith("page=3")  # Previous, Next
+    assert all("q=%E5%88%86%E9%A1%B5%E6%B5%8B%E8%AF%95" in href for href in hrefs)
+    assert client.get(hrefs[-1].replace("&amp;", "&")).status_code == 200

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -12,7 +11,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from ..domain.tiers import Role, Tier
 from ..extensions import db
 from ..i18n import FIELD_LABELS
-from ..models import Firm, FirmRequest, Followup, QuarterlyMetric, TierAssignment, Visit
+from ..models import Firm, Followup
 from ..pagination import paginate
 from ..permissions import can_accept_invalid_credit_code, can_create_firm, editable_firm_fields
 from ..scoping import get_scoped_firm_or_404, street_ids_for, visible_streets
@@ -30,6 +29,7 @@ from .services import (
     filters_from_args,
     firm_audit_trail,
     firm_list,
+    firm_page_rows,
     update_firm,
 )
 
@@ -68,34 +68,19 @@ def index():
 def detail(firm_id: int):
     """One firm: fields, current tier and why, tier history, metrics and audit trail."""
     firm = get_scoped_firm_or_404(current_user, firm_id, joinedload(Firm.building), joinedload(Firm.officer))
-    history = db.session.scalars(
-        sa.select(TierAssignment).where(TierAssignment.firm_id == firm.id).order_by(TierAssignment.quarter.desc())
-    ).all()
-    metrics = db.session.scalars(
-        sa.select(QuarterlyMetric).where(QuarterlyMetric.firm_id == firm.id).order_by(QuarterlyMetric.quarter.desc())
-    ).all()
+    rows = firm_page_rows(firm.id)
     from ..followups.services import open_followup
 
-    visits = db.session.scalars(
-        sa.select(Visit)
-        .where(Visit.firm_id == firm.id)
-        .options(joinedload(Visit.officer))
-        .order_by(Visit.visited_on.desc(), Visit.id.desc())
-        .limit(10)
-    ).all()
-    requests = db.session.scalars(
-        sa.select(FirmRequest).where(FirmRequest.firm_id == firm.id).order_by(FirmRequest.id.desc()).limit(10)
-    ).all()
     return render_template(
         "firms/detail.html",
         firm=firm,
         followup=open_followup(firm.id, joinedload(Followup.officer)),
-        visits=visits,
-        requests=requests,
+        visits=rows.visits,
+        requests=rows.requests,
         can_serve=current_user.role in (Role.ADMIN, Role.SUPERVISOR, Role.OFFICER),
-        assignment=history[0] if history else None,  # the latest, as latest_assignment() would read it
-        history=history,
-        metrics=metrics,
+        assignment=rows.history[0] if rows.history else None,  # the latest, as latest_assignment() would read it
+        history=rows.history,
+        metrics=rows.metrics,
         audit=firm_audit_trail(firm),
         field_labels=FIELD_LABELS,
         can_edit=bool(editable_firm_fields(current_user, frozenset(FIRM_FIELDS))),
