@@ -200,3 +200,14 @@ def test_redis_storage_is_shared_by_two_workers(database_url, world, app):
         for key in connection.scan_iter(f"LIMITS:LIMITER/{prefix}/*"):
             connection.delete(key)
         connection.close()
+
+
+def test_no_limit_is_looked_up_before_other_requests(app, client, world, monkeypatch):
+    """Only sign-in is limited: the limiter's own check before every request is not installed."""
+    limiter = app.extensions["login_limiter"]
+    assert limiter._check_request_limit not in app.before_request_funcs.get(None, [])
+    calls = []
+    monkeypatch.setattr(type(limiter), "_check_request_limit", lambda *args, **kwargs: calls.append(args))
+    client.get("/login")
+    client.get("/healthz")
+    assert calls == []
