@@ -109,7 +109,7 @@ def test_the_pager_links_every_page_it_shows(client, auth, world, app):
         db.session.commit()
     auth.enter("admin")
     page = client.get("/firms/?q=分页测试&page=2").get_data(as_text=True)
-    pager = page[page.index('<ul class="pagination'):]
+    pager = page[page.index('<ul class="pagination') :]
     hrefs = re.findall(r'class="page-link" href="([^"]+)"', pager)
     assert hrefs[0].endswith("page=1") and hrefs[-1].endswith("page=3")  # Previous, Next
     assert all("q=%E5%88%86%E9%A1%B5%E6%B5%8B%E8%AF%95" in href for href in hrefs)
