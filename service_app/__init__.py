@@ -134,11 +134,14 @@ def register_template_helpers(app: Flask) -> None:
     """Labels and small helpers every template uses."""
     from .i18n import TEMPLATE_GLOBALS, install_template_gettext, template_context
     from .navigation import link_before_id, navigation
-    from .pagination import page_links
+    from .pagination import pager_html
 
     install_template_gettext(app)
     app.jinja_env.globals.update(
-        TEMPLATE_GLOBALS, navigation=navigation, link_before_id=link_before_id, page_links=page_links
+        TEMPLATE_GLOBALS,
+        navigation=navigation,
+        link_before_id=link_before_id,
+        pager_html=pager_html,
     )
     app.context_processor(template_context)
 

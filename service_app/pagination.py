@@ -9,8 +9,10 @@ from urllib.parse import urlencode
 import sqlalchemy as sa
 from flask import request, url_for
 from flask_sqlalchemy.pagination import Pagination
+from markupsafe import Markup, escape
 
 from .extensions import db
+from .i18n import gettext
 
 
 def count_of(select: sa.Select[Any]) -> sa.ScalarSelect[int]:
@@ -93,3 +95,31 @@ def page_links(endpoint: str, numbers: Iterable[int]) -> dict[int, str]:
     base = url_for(endpoint, **(request.view_args or {}))
     kept = [(key, value) for key, value in request.args.items(multi=True) if key != "page"]
     return {number: f"{base}?{urlencode([*kept, ('page', number)])}" for number in numbers}
+
+
+def pager_html(page: Pagination, endpoint: str) -> Markup:
+    """The list's page links (Bootstrap's pagination): Previous, the numbers around the current
+    page with gaps, Next. Built here rather than in a template macro, which cost a tenth of a list
+    page's time; empty when everything fits on one page."""
+    if page.pages <= 1:
+        return Markup("")
+    numbers = list(page.iter_pages(left_edge=1, left_current=2, right_current=3, right_edge=1))
+    previous, following = page.prev_num or 1, page.next_num or page.pages
+    links = page_links(endpoint, [n for n in numbers if n] + [previous, following])
+
+    def item(label: object, number: int, state: str) -> str:
+        return (
+            f'<li class="page-item{state}"><a class="page-link" href="{escape(links[number])}">{escape(label)}</a></li>'
+        )
+
+    label = gettext("Pages")  # not inside the f-string, where message extraction would not see it
+    parts = [f'<nav aria-label="{escape(label)}">', '<ul class="pagination pagination-sm">']
+    parts.append(item(gettext("Previous"), previous, "" if page.has_prev else " disabled"))
+    for number in numbers:
+        if number:
+            parts.append(item(number, number, " active" if number == page.page else ""))
+        else:
+            parts.append('<li class="page-item disabled"><span class="page-link">…</span></li>')
+    parts.append(item(gettext("Next"), following, "" if page.has_next else " disabled"))
+    parts.append("</ul></nav>")
+    return Markup("\n".join(parts))  # noqa: S704 - every value above is escaped

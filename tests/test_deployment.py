@@ -17,6 +17,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from babel import Locale
 from flask import url_for
 from flask_migrate import upgrade
 
@@ -110,6 +111,8 @@ class TestGunicornSettings:
         with app.test_request_context():
             app.jinja_env.get_template("firms/index.html")
         assert len(app.jinja_env.cache) == compiled  # served from the cache, not compiled again
+        loaded = {locale for locale, _domain in app.extensions["babel"].instance.domain_instance.cache}
+        assert {str(Locale.parse(code)) for code in app.config["LANGUAGES"]} <= loaded  # each catalogue, parsed once
 
 
 def free_port() -> int:
