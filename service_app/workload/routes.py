@@ -24,7 +24,7 @@ from ..followups.services import (
 )
 from ..models import User
 from ..permissions import roles_required
-from ..scoping import visible_streets
+from ..scoping import street_ids_for, visible_streets
 from ..security import db_id
 from . import bp
 from .forms import RebalanceForm
@@ -72,10 +72,18 @@ def index():
             sa.select(User).where(User.id.in_([row["id"] for row in page.items])).options(selectinload(User.streets))
         )
     }
+    # An officer's streets as far as the viewer may see them: a street office is not told which other
+    # streets its officers also serve.
+    limited = street_ids_for(current_user)
+    covered = {
+        officer.id: "、".join(s.name for s in officer.streets if limited is None or s.id in limited)
+        for officer in officers.values()
+    }
     return render_template(
         "workload/index.html",
         page=page,
         officers=officers,
+        covered=covered,
         summary=summary,
         filters=filters,
         streets=visible_streets(current_user),

@@ -333,3 +333,20 @@ def test_followups_move_with_their_firms(client, auth, ctx, generated):
     form = {"target_id": o2, "selection": "selected", "firm_ids": [firm_id], "confirm": "1", "expected": "1"}
     assert client.post(f"/workload/rebalance?source={o1}", data=form).status_code == 302
     assert _open_followup_officers([firm_id]) == {o2}
+
+
+def test_streets_covered_shows_only_the_streets_the_viewer_sees(client, auth, generated):
+    """o2 serves 临平街道 and 东湖街道: a street office of 临平街道 is not told about 东湖街道."""
+
+    def covered(page: str, officer: str) -> str:
+        row = re.search(rf'data-officer="{officer}">(.*?)</tr>', page, re.S)
+        assert row, officer
+        cell = re.search(r'data-testid="streets-covered">([^<]*)<', row.group(1))
+        assert cell
+        return cell.group(1)
+
+    auth.login("district_a")
+    assert covered(client.get("/workload/").text, "o2") == "临平街道"
+    auth.logout()
+    auth.login("admin")
+    assert covered(client.get("/workload/").text, "o2") == "临平街道、东湖街道"
