@@ -230,6 +230,7 @@ ACTIONS: dict[str, Action] = {
     "tiers.override": Action(MANAGER_ROLES),
     "tiers.rules": Action(ADMIN_ROLES),
     "exports.request_pack_view": Action(MANAGER_ROLES),
+    "exports.queue_roster": Action(EVERYONE),
     "dashboard.targets": Action(ADMIN_ROLES),
     "dashboard.edit_target": Action(ADMIN_ROLES),
     "dashboard.delete_target_view": Action(ADMIN_ROLES),

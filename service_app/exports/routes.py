@@ -37,7 +37,8 @@ XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.she
 def roster():
     """The firms the list shows (same filters, the user's scope) as the roster workbook; every role may.
 
-    More firms than EXPORT_INLINE_LIMIT are queued instead, and the Exports page shows their progress.
+    More firms than EXPORT_INLINE_LIMIT are built in the background: this page then asks, and its
+    button posts the list to `queue_roster` (a GET writes nothing).
     """
     filters = filters_from_args(request.args)
     try:
@@ -45,18 +46,16 @@ def roster():
     except ValueError:
         abort(400)
     firms = count_firms(firm_filter_clauses(current_user, filters))
-    if firms > current_app.config["EXPORT_INLINE_LIMIT"]:
-        request_roster_export(current_user, request.args, quarter)
-        db.session.commit()
-        flash(
-            _(
-                "%(count)s firms are too many to download at once: the workbook is being built below. "
-                "This page refreshes itself; the file is kept for 30 days.",
-                count=firms,
-            ),
-            "info",
+    limit = current_app.config["EXPORT_INLINE_LIMIT"]
+    if firms > limit:
+        arguments = request.args.to_dict(flat=False)
+        return render_template(
+            "exports/confirm_roster.html",
+            count=firms,
+            limit=limit,
+            queue_url=url_for(".queue_roster", **arguments),
+            list_url=url_for("firms.index", **{k: v for k, v in arguments.items() if k != "quarter"}),
         )
-        return redirect(url_for(".index"))
     platform = current_app.config["PLATFORM_NAME"]
     with tempfile.TemporaryDirectory() as work:
         path = Path(work) / "roster.xlsx"
@@ -71,6 +70,32 @@ def roster():
             "Cache-Control": "no-store",
         },
     )
+
+
+@bp.route("/roster/queue", methods=["POST"])
+@login_required
+def queue_roster():
+    """Queue the list under the query string's filters as a background workbook (the same list
+    already queued is reused); a list that has shrunk to a direct download is sent to it."""
+    filters = filters_from_args(request.args)
+    try:
+        quarter = export_quarter(request.args.get("quarter") or None)
+    except ValueError:
+        abort(400)
+    firms = count_firms(firm_filter_clauses(current_user, filters))
+    if firms <= current_app.config["EXPORT_INLINE_LIMIT"]:
+        return redirect(url_for(".roster", **request.args.to_dict(flat=False)))
+    request_roster_export(current_user, request.args, quarter)
+    db.session.commit()
+    flash(
+        _(
+            "%(count)s firms are too many to download at once: the workbook is being built below. "
+            "This page refreshes itself; the file is kept for 30 days.",
+            count=firms,
+        ),
+        "info",
+    )
+    return redirect(url_for(".index"))
 
 
 @bp.route("/")

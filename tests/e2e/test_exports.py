@@ -68,6 +68,8 @@ def test_a_large_list_shows_progress_then_the_file(
     login(page, base_url, "officer_a")
     page.goto(f"{base_url}/firms/")
     page.get_by_test_id("export-xlsx").click()
+    expect(page.get_by_test_id("export-count")).to_contain_text("超过直接下载的上限")  # it asks first
+    page.get_by_test_id("queue-export").click()
     expect(page).to_have_url(f"{base_url}/exports/")
     expect(page.locator(".alert")).to_contain_text("数量较多")
     mine = page.get_by_test_id("my-exports")

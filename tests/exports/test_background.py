@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import html
 import io
 import itertools
+import re
 
 import pytest
 import python_calamine
@@ -31,9 +33,28 @@ def folder(app, tmp_path, monkeypatch):
 
 
 def queued(client, **args) -> ExportPack:
-    response = client.get("/exports/roster.xlsx", query_string={"quarter": "2026Q4", **args})
+    """Ask for the list's workbook as the list's button does: a page that asks, then its button."""
+    before = db.session.scalars(db.select(ExportPack)).all()
+    page = client.get("/exports/roster.xlsx", query_string={"quarter": "2026Q4", **args})
+    assert page.status_code == 200 and "超过直接下载的上限" in page.get_data(as_text=True)
+    assert db.session.scalars(db.select(ExportPack)).all() == before  # asking writes nothing
+    action = re.search(r'action="([^"]+)" class="d-inline" data-testid="queue-form"', page.get_data(as_text=True))
+    assert action
+    response = client.post(html.unescape(action.group(1)))
     assert response.status_code == 302 and response.headers["Location"].endswith("/exports/")
     return db.session.scalars(db.select(ExportPack).where(ExportPack.kind == ExportKind.ROSTER)).one()
+
+
+def test_asking_keeps_the_lists_filters_and_a_list_that_shrank_downloads(client, auth, roster, folder, monkeypatch):
+    auth.login("wang")
+    page = client.get("/exports/roster.xlsx", query_string={"quarter": "2026Q4", "street": roster["east"].id})
+    text = page.get_data(as_text=True)
+    assert f"street={roster['east'].id}" in text and "quarter=2026Q4" in text  # the button posts the same list
+    assert f'href="/firms/?street={roster["east"].id}"' in text  # back to the list as it was
+    monkeypatch.setitem(client.application.config, "EXPORT_INLINE_LIMIT", 10)  # meanwhile: small enough
+    response = client.post(f"/exports/roster/queue?quarter=2026Q4&street={roster['east'].id}")
+    assert response.status_code == 302 and "/exports/roster.xlsx?" in response.headers["Location"]
+    assert db.session.scalars(db.select(ExportPack)).all() == []
 
 
 def test_a_small_list_still_downloads_at_once(client, auth, roster, folder):
