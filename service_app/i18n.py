@@ -11,6 +11,7 @@ from babel.support import NullTranslations
 from flask import Flask, current_app, g, has_app_context, has_request_context, session
 from flask_babel.speaklater import LazyString
 from flask_login import current_user
+from markupsafe import Markup
 
 from .domain.followups import (
     ExitCheck,
@@ -63,6 +64,14 @@ def install_template_gettext(app: Flask) -> None:
         npgettext=lambda c, s, p, n: catalogue().unpgettext(c, s, p, n),
         newstyle=True,
     )
+    app.jinja_env.globals["_"] = template_gettext
+
+
+def template_gettext(string: str, /, **variables: Any) -> Markup:
+    """Templates' `_()`: what Jinja's newstyle gettext makes in an autoescaped template (the
+    translation as trusted markup, the variables escaped into it by `%`), in one call where
+    Jinja's alias took three; a page translates some sixty strings."""
+    return Markup(catalogue().ugettext(string)) % variables  # noqa: S704 - the catalogue is ours
 
 
 TIER_LABELS = {
