@@ -132,6 +132,8 @@ def register_security_headers(app: Flask) -> None:
 
 def register_template_helpers(app: Flask) -> None:
     """Labels and small helpers every template uses."""
+    from .firms.rows import firm_rows_html
+    from .followups.rows import followup_rows_html
     from .i18n import TEMPLATE_GLOBALS, install_template_gettext, template_context
     from .navigation import link_before_id, navigation
     from .pagination import pager_html
@@ -142,6 +144,8 @@ def register_template_helpers(app: Flask) -> None:
         navigation=navigation,
         link_before_id=link_before_id,
         pager_html=pager_html,
+        firm_rows_html=firm_rows_html,
+        followup_rows_html=followup_rows_html,
     )
     app.context_processor(template_context)
 
