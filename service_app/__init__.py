@@ -135,14 +135,13 @@ def register_template_helpers(app: Flask) -> None:
     from .firms.rows import firm_rows_html
     from .followups.rows import followup_rows_html
     from .i18n import TEMPLATE_GLOBALS, install_template_gettext, template_context
-    from .navigation import link_before_id, navigation
+    from .navigation import navigation
     from .pagination import pager_html
 
     install_template_gettext(app)
     app.jinja_env.globals.update(
         TEMPLATE_GLOBALS,
         navigation=navigation,
-        link_before_id=link_before_id,
         pager_html=pager_html,
         firm_rows_html=firm_rows_html,
         followup_rows_html=followup_rows_html,

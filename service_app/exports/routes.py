@@ -12,7 +12,7 @@ from flask_login import current_user, login_required
 
 from ..domain.tiers import Role
 from ..extensions import db
-from ..firms.services import filters_from_args, firm_filter_clauses
+from ..firms.services import FirmFilters, filters_from_args, firm_filter_clauses
 from ..models import ExportKind, ExportPack, PackStatus
 from ..permissions import roles_required
 from ..security import attachment_header, db_id
@@ -32,6 +32,17 @@ from .services import count_firms, export_quarter, roster_file_name, roster_work
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+def _listed() -> tuple[FirmFilters, str, int]:
+    """The firm list the query string describes: its filters, the export's quarter (a bad one is a
+    400) and how many firms in the user's scope it holds."""
+    filters = filters_from_args(request.args)
+    try:
+        quarter = export_quarter(request.args.get("quarter") or None)
+    except ValueError:
+        abort(400)
+    return filters, quarter, count_firms(firm_filter_clauses(current_user, filters))
+
+
 @bp.route("/roster.xlsx")
 @login_required
 def roster():
@@ -40,12 +51,7 @@ def roster():
     More firms than EXPORT_INLINE_LIMIT are built in the background: this page then asks, and its
     button posts the list to `queue_roster` (a GET writes nothing).
     """
-    filters = filters_from_args(request.args)
-    try:
-        quarter = export_quarter(request.args.get("quarter") or None)
-    except ValueError:
-        abort(400)
-    firms = count_firms(firm_filter_clauses(current_user, filters))
+    filters, quarter, firms = _listed()
     limit = current_app.config["EXPORT_INLINE_LIMIT"]
     if firms > limit:
         arguments = request.args.to_dict(flat=False)
@@ -77,12 +83,7 @@ def roster():
 def queue_roster():
     """Queue the list under the query string's filters as a background workbook (the same list
     already queued is reused); a list that has shrunk to a direct download is sent to it."""
-    filters = filters_from_args(request.args)
-    try:
-        quarter = export_quarter(request.args.get("quarter") or None)
-    except ValueError:
-        abort(400)
-    firms = count_firms(firm_filter_clauses(current_user, filters))
+    _filters, quarter, firms = _listed()
     if firms <= current_app.config["EXPORT_INLINE_LIMIT"]:
         return redirect(url_for(".roster", **request.args.to_dict(flat=False)))
     request_roster_export(current_user, request.args, quarter)
