@@ -12,8 +12,9 @@ real secret key, as in production.
   BASELINE seconds: what this machine, this server and this client do with no page work at all;
 - load: USERS simulated users for SECONDS, each signing in once, then in a loop, without pause:
   listing firms (a random page), searching (part of a name), opening a firm, opening "My
-  follow-ups" and logging a visit (officers), and now and then uploading a five-row roster and
-  confirming its preview. Meanwhile the daily sweep and a 30,000-firm export run as the scheduler
+  follow-ups" and logging a visit (officers), and now and then uploading a five-row roster of
+  five of their own firms with new contacts and confirming its preview (every confirmed
+  import must end applied, or it counts as an error). Meanwhile the daily sweep and a 30,000-firm export run as the scheduler
   and a user's background export would: at the scheduler's niceness (SCHEDULER_NICE, 10).
 
 The JSON also says where the two cores went during the load: CPU seconds of the app server, of
@@ -73,8 +74,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def prepare(database_url: str, firms: int) -> dict[str, list[int]]:
-    """Build the data set and the users; returns each user's firm ids (for opening firms)."""
+#: A user's firms, as (id, credit code, name): opened by id, rostered by code and name.
+Firms = list[tuple[int, str, str]]
+
+
+def prepare(database_url: str, firms: int) -> dict[str, Firms]:
+    """Build the data set and the users; returns each user's firms."""
     import export_roster
     import sqlalchemy as sa
 
@@ -85,7 +90,7 @@ def prepare(database_url: str, firms: int) -> dict[str, list[int]]:
     from service_app.models import Firm, Followup, Street, User
 
     app = export_roster.make_app(database_url)
-    owned: dict[str, list[int]] = {}
+    owned: dict[str, Firms] = {}
     with app.app_context():
         streets = db.session.scalars(sa.select(Street).order_by(Street.id)).all()
         users = []
@@ -104,10 +109,13 @@ def prepare(database_url: str, firms: int) -> dict[str, list[int]]:
         officers = users[: STREETS * OFFICERS_PER_STREET]
         # Firm n is in street n % 8 (export_roster's layout); its officer is one of that street's six.
         for street_index, street in enumerate(streets):
-            ids = db.session.scalars(sa.select(Firm.id).where(Firm.street_id == street.id).order_by(Firm.id)).all()
+            rows = db.session.execute(
+                sa.select(Firm.id, Firm.credit_code, Firm.name).where(Firm.street_id == street.id).order_by(Firm.id)
+            ).all()
             for k in range(OFFICERS_PER_STREET):
                 officer = officers[street_index + STREETS * k]
-                mine = ids[k::OFFICERS_PER_STREET]
+                theirs = [(row.id, row.credit_code, row.name) for row in rows[k::OFFICERS_PER_STREET]]
+                mine = [firm_id for firm_id, _, _ in theirs]
                 db.session.execute(sa.update(Firm).where(Firm.id.in_(mine)).values(officer_id=officer.id))
                 # Their open follow-ups go with the firms, as reassigning firms does, so "My
                 # follow-ups" lists them and the visit step has visits to log.
@@ -116,11 +124,14 @@ def prepare(database_url: str, firms: int) -> dict[str, list[int]]:
                     .where(Followup.firm_id.in_(mine), Followup.status == FollowupStatus.OPEN)
                     .values(officer_id=officer.id)
                 )
-                owned[officer.username] = list(mine)
+                owned[officer.username] = theirs
         for n in range(2):
-            owned[f"district{n}"] = list(
-                db.session.scalars(sa.select(Firm.id).where(Firm.street_id == streets[n].id).limit(2000))
-            )
+            owned[f"district{n}"] = [
+                (row.id, row.credit_code, row.name)
+                for row in db.session.execute(
+                    sa.select(Firm.id, Firm.credit_code, Firm.name).where(Firm.street_id == streets[n].id).limit(2000)
+                )
+            ]
         db.session.commit()
         db.session.remove()
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -169,6 +180,7 @@ class Recorder:
         self.lock = threading.Lock()
         self.times: dict[str, list[float]] = defaultdict(list)
         self.errors: dict[str, list[str]] = defaultdict(list)
+        self.confirmed: list[int] = []  # the import batches the users confirmed
 
     def add(self, step: str, seconds: float, error: str | None) -> None:
         with self.lock:
@@ -262,26 +274,21 @@ def csrf_of(body: str) -> str:
     return value.group(1) if value else ""
 
 
-def small_roster(seed: int, street: str) -> bytes:
-    """Five new firms as a CSV roster, credit codes unique to this run and seed."""
-    from stdnum.cn import uscc
-
-    lines = ["统一社会信用代码,企业名称,所在街道,所属产业链"]
-    for n in range(5):
-        body = f"91330113{(seed * 5 + n) % 10**9:09d}".replace("91330113", "92330113", 1)
-        lines.append(f"{body}{uscc.calc_check_digit(body)},杭州负载测试{seed}-{n}号有限公司,{street},数字贸易")
+def small_roster(rng: random.Random, street: str, firms: Firms) -> bytes:
+    """Five of the officer's own firms with a new contact, as a CSV roster: what an officer may
+    import (officers update their firms' status and contacts; the rest is for supervisors)."""
+    lines = ["统一社会信用代码,企业名称,所在街道,联系人,联系电话"]
+    for _, code, name in rng.sample(firms, 5):
+        lines.append(f"{code},{name},{street},联系人{rng.randint(1, 99)},138{rng.randint(0, 10**8 - 1):08d}")
     return ("\n".join(lines) + "\n").encode("utf-8-sig")
 
 
-def user_loop(
-    base: str, username: str, firm_ids: list[int], street: str, seed: int, stop: float, recorder: Recorder
-) -> None:
+def user_loop(base: str, username: str, firms: Firms, street: str, seed: int, stop: float, recorder: Recorder) -> None:
     rng = random.Random(seed)
     client = Client(base, recorder)
     _, body, _ = client.request("login", "/login")
     client.post_form("login", "/login", {"csrf_token": csrf_of(body), "username": username, "password": PASSWORD})
     steps, weights = zip(*(DISTRICT_STEPS if username.startswith("district") else STEPS), strict=True)
-    imports = 0
     while time.monotonic() < stop:
         step = rng.choices(steps, weights)[0]
         if step == "list":
@@ -289,7 +296,7 @@ def user_loop(
         elif step == "search":
             client.request(step, "/firms/?" + urllib.parse.urlencode({"q": f"基准{rng.randint(0, 299):03d}"}))
         elif step == "open":
-            client.request(step, f"/firms/{rng.choice(firm_ids)}")
+            client.request(step, f"/firms/{rng.choice(firms)[0]}")
         elif step == "visit":
             _, body, _ = client.request(step, "/followups/?view=all")
             links = FOLLOWUP_LINK.findall(body)
@@ -314,20 +321,46 @@ def user_loop(
                 },
             )
         elif step == "import":
-            imports += 1
             _, page, _ = client.request(step, "/roster/imports")
             status, _, location = client.post_file(
                 step,
                 "/roster/imports",
                 {"csrf_token": csrf_of(page), "mode": "upsert"},
                 "roster.csv",
-                small_roster(seed * 1000 + imports, street),
+                small_roster(rng, street, firms),
             )
             match = BATCH_URL.search(location)
             if status != 302 or not match:
                 continue
             _, preview, _ = client.request(step, f"/roster/imports/{match.group(1)}")
-            client.post_form(step, f"/roster/imports/{match.group(1)}/confirm", {"csrf_token": csrf_of(preview)})
+            status, _, _ = client.post_form(
+                step, f"/roster/imports/{match.group(1)}/confirm", {"csrf_token": csrf_of(preview)}
+            )
+            if status == 302:  # applied or refused alike: check_imports tells which
+                with recorder.lock:
+                    recorder.confirmed.append(int(match.group(1)))
+
+
+def check_imports(database_url: str, recorder: Recorder) -> dict[str, int]:
+    """Every confirmed import must have been applied: one that was refused (its rows out of the
+    officer's scope, say) counts as an error of the import step. Returns the batches by status."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(database_url)
+    with engine.connect() as connection:
+        statuses = dict(
+            connection.execute(
+                sa.text("SELECT id, status FROM import_batches WHERE id = ANY(:ids)"), {"ids": recorder.confirmed}
+            ).all()
+        )
+    engine.dispose()
+    for batch_id in recorder.confirmed:
+        if statuses.get(batch_id) != "applied":
+            recorder.errors["import"].append(f"batch {batch_id} confirmed but {statuses.get(batch_id, 'missing')}")
+    counts: dict[str, int] = defaultdict(int)
+    for status in statuses.values():
+        counts[status] += 1
+    return dict(sorted(counts.items()))
 
 
 def baseline_loop(base: str, stop: float, recorder: Recorder) -> None:
@@ -460,6 +493,7 @@ def main() -> None:
             )
             cpu_after = cpu_by_process()
             load_seconds = time.monotonic() - load_started
+            imports = check_imports(database_url, recorder)
             # The background jobs are this process's children: os.wait4 gives each its own CPU.
             background_codes, background_cpu = [], 0.0
             for process in background:
@@ -487,6 +521,7 @@ def main() -> None:
         "seconds": options.seconds,
         "prepare_s": round(prepared, 1),
         "load": summarise(recorder, options.seconds),
+        "import_batches_confirmed_by_status": imports,
         "baseline_healthz": summarise(base_recorder, options.baseline_seconds),
         "cpu_seconds_during_load": cpu,
         "background_niceness": BACKGROUND_NICE,
