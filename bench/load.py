@@ -12,10 +12,11 @@ real secret key, as in production.
   BASELINE seconds: what this machine, this server and this client do with no page work at all;
 - load: USERS simulated users for SECONDS, each signing in once, then in a loop, without pause:
   listing firms (a random page), searching (part of a name), opening a firm, opening "My
-  follow-ups" and logging a visit (officers), and now and then uploading a five-row roster of
-  five of their own firms with new contacts and confirming its preview (every confirmed
-  import must end applied, or it counts as an error). Meanwhile the daily sweep and a 30,000-firm export run as the scheduler
-  and a user's background export would: at the scheduler's niceness (SCHEDULER_NICE, 10).
+  follow-ups" and logging a visit (officers), and now and then uploading a roster of five of
+  their own firms with new contacts and confirming its preview (every confirmed import must end
+  applied, or it counts as an error). Meanwhile the daily sweep and a 30,000-firm export run as
+  the scheduler and a user's background export would: at the scheduler's niceness
+  (SCHEDULER_NICE, 10).
 
 The JSON also says where the two cores went during the load: CPU seconds of the app server, of
 PostgreSQL, of this client and of everything else (the background jobs while they ran).

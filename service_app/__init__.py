@@ -61,13 +61,15 @@ def register_extensions(app: Flask) -> None:
     """Bind the unbound extensions from extensions.py."""
     from . import models  # noqa: F401 - registers the tables on db.metadata
     from .data_versions import init_figure_cache
-    from .database import begin_writing_requests, close_session, configure_sqlite
+    from .database import begin_writing_requests, close_session, configure_sqlite, end_reading_transaction, track_writes
     from .i18n import select_locale, select_timezone
 
     db.init_app(app)
     app.teardown_appcontext(close_session)  # runs before Flask-SQLAlchemy's (teardowns run in reverse)
+    app.teardown_request(end_reading_transaction)  # before both: the request context ends first
     with app.app_context():
         configure_sqlite(db.engine)
+        track_writes(db.engine)
         if db.engine.dialect.name == "sqlite":
             app.before_request(begin_writing_requests)
     init_figure_cache(app)
