@@ -47,6 +47,13 @@ def passes_quickly(code: str) -> bool:
     return code[17] == _ALPHABET[-total % 31]
 
 
+def could_be_part_of_a_code(text: str) -> bool:
+    """True when `text` (upper-cased) could occur inside a stored code: a stored code has only the
+    alphabet's characters (an accepted exception differs in its check character, never in these),
+    so a search for anything else (a Chinese name, a space) need not look at codes at all."""
+    return bool(text) and all(char in _ALPHABET for char in text.upper())
+
+
 def validate_credit_code(value: str | None) -> str:
     """Return the normalised code, or raise CreditCodeError saying what is wrong."""
     code = normalise_credit_code(value)

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import InstrumentedAttribute, joinedload, selectinload
 
 from ..audit import diff, record_event, snapshot
+from ..domain.credit_codes import could_be_part_of_a_code
 from ..domain.tiers import Chain, FirmStatus, Tier
 from ..domain.workdays import china_today
 from ..extensions import db
@@ -134,7 +135,10 @@ def firm_filter_clauses(user: User | None, filters: FirmFilters) -> list[sa.Colu
     clauses: list[sa.ColumnElement[bool]] = [firm_scope(user)] if user is not None else []
     text = filters.q.strip()
     if text:
-        clauses.append(sa.or_(_contains(Firm.name, text), _contains(Firm.credit_code, text.upper())))
+        if could_be_part_of_a_code(text):
+            clauses.append(sa.or_(_contains(Firm.name, text), _contains(Firm.credit_code, text.upper())))
+        else:  # a name, then: read from the (street, name) index alone, not each firm's row
+            clauses.append(_contains(Firm.name, text))
     if filters.tier == NO_TIER:
         clauses.append(Firm.current_tier.is_(None))
     elif filters.tier in Tier.__members__.values():

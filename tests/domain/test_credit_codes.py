@@ -2,7 +2,13 @@
 
 import pytest
 
-from service_app.domain.credit_codes import CreditCodeError, is_well_formed, normalise_credit_code, validate_credit_code
+from service_app.domain.credit_codes import (
+    CreditCodeError,
+    could_be_part_of_a_code,
+    is_well_formed,
+    normalise_credit_code,
+    validate_credit_code,
+)
 
 VALID = ["91110108551385082Q", "91350200MA2YJ1XR9G", "91440101MA5CJQ4N59"]
 
@@ -106,3 +112,20 @@ def test_fast_path_agrees_with_stdnum_on_any_characters():
         check = uscc.calc_check_digit(body) if all(c in characters[:31] for c in body) else "0"
         code = body + rng.choice([check, rng.choice(characters)])
         assert passes_quickly(code) == uscc.is_valid(code), code
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("913301", True),
+        ("0000003d", True),  # searched upper-cased
+        ("91330113000000003D", True),
+        ("基准012", False),
+        ("数字科技", False),
+        ("9133 01", False),  # a space is in no code
+        ("91330I", False),  # I, O, S, V and Z are not in the alphabet
+        ("", False),
+    ],
+)
+def test_what_could_be_part_of_a_code(text, expected):
+    assert could_be_part_of_a_code(text) is expected
