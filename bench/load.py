@@ -21,8 +21,9 @@ real secret key, as in production.
 The JSON also says where the two cores went during the load: CPU seconds of the app server, of
 PostgreSQL, of this client and of everything else (the background jobs while they ran).
 
-An error is a 5xx, a refused connection, a timeout, or a page that is not what the step expects
-(a form that does not come back with a redirect, say). Prints JSON with throughput, p50/p95/p99
+An error is a 5xx, a refused connection, a timeout, a page that is not what the step expects (a
+form that does not come back with a redirect, say), or a form the app refused politely: a visit
+sent back to its own follow-up, a confirmed import that did not end applied. Prints JSON with throughput, p50/p95/p99
 and errors per step, and keeps it in bench/results/load-<time>.json. Target: 0 errors, p95 ≤ 300
 ms, ≥ 200 requests/s.
 """
@@ -189,6 +190,11 @@ class Recorder:
             if error:
                 self.errors[step].append(error)
 
+    def refused(self, step: str, error: str) -> None:
+        """An answer that looked right (a redirect) but said no: an error, not another timing."""
+        with self.lock:
+            self.errors[step].append(error)
+
 
 class Client:
     """One signed-in browser: its cookies, no automatic redirects, timed requests.
@@ -308,7 +314,7 @@ def user_loop(base: str, username: str, firms: Firms, street: str, seed: int, st
             token = csrf_of(page)
             if not token or "visited_on" not in page:
                 continue  # completed meanwhile by this user's earlier visit: nothing to log
-            client.post_form(
+            _, _, location = client.post_form(
                 step,
                 f"/followups/{followup}/visit",
                 {  # the visit form as a browser posts it (its fields carry the form's prefix)
@@ -321,6 +327,8 @@ def user_loop(base: str, username: str, firms: Firms, street: str, seed: int, st
                     "visit-request_urgency": "normal",
                 },
             )
+            if location.endswith(f"/followups/{followup}"):  # refused: back to the same follow-up
+                recorder.refused(step, f"visit to follow-up {followup} refused")
         elif step == "import":
             _, page, _ = client.request(step, "/roster/imports")
             status, _, location = client.post_file(
@@ -357,7 +365,7 @@ def check_imports(database_url: str, recorder: Recorder) -> dict[str, int]:
     engine.dispose()
     for batch_id in recorder.confirmed:
         if statuses.get(batch_id) != "applied":
-            recorder.errors["import"].append(f"batch {batch_id} confirmed but {statuses.get(batch_id, 'missing')}")
+            recorder.refused("import", f"batch {batch_id} confirmed but {statuses.get(batch_id, 'missing')}")
     counts: dict[str, int] = defaultdict(int)
     for status in statuses.values():
         counts[status] += 1
