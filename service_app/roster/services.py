@@ -198,9 +198,12 @@ def upload_roster(
 
 
 def _upload_bytes(batch: ImportBatch) -> bytes:
-    if batch.upload is None:
+    """The batch's uploaded file, in one query (through `batch.upload` it takes two: the row, then
+    its deferred bytes)."""
+    data = db.session.scalar(sa.select(ImportUpload.data).where(ImportUpload.batch_id == batch.id))
+    if data is None:
         raise ImportError_(str(_l("The uploaded file is no longer kept. Upload it again.")), "state")
-    return batch.upload.data
+    return data
 
 
 def batch_options(batch: ImportBatch) -> ImportOptions:

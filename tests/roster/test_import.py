@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from openpyxl import Workbook
 
 from service_app.extensions import db
-from service_app.models import AuditEvent, Firm, ImportBatch, QuarterlyMetric
+from service_app.models import AuditEvent, Firm, ImportBatch, ImportUpload, QuarterlyMetric
 
 from .. import factories
 
@@ -375,6 +375,18 @@ class TestWeb:
         header = values[2]
         assert header[-1] == "错误说明"
         assert "火星街道" in values[4][-1]
+
+    def test_a_batch_whose_file_is_gone_says_to_upload_again(self, client, auth, app, streets):
+        auth.login("admin")
+        location = self.upload(client, xlsx_bytes(roster_rows(1))).location
+        batch_id = int(location.rstrip("/").split("/")[-1])
+        with app.app_context():
+            db.session.execute(sa.delete(ImportUpload).where(ImportUpload.batch_id == batch_id))
+            db.session.commit()
+        before = firm_count(app)
+        assert "上传的文件已不再保存，请重新上传。" in client.get(location).text
+        client.post(f"/roster/imports/{batch_id}/confirm")
+        assert firm_count(app) == before
 
     def test_confirm_refused_with_errors(self, client, auth, app, streets):
         auth.login("admin")
