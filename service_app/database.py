@@ -151,8 +151,10 @@ def end_reading_transaction(error: BaseException | None = None) -> None:
     if error is not None:
         return
     session = db.session()
-    if not session.in_transaction() or session.new or session.dirty or session.deleted:
+    if not session.in_transaction() or session.new or session.deleted:
         return
+    if any(session.is_modified(instance) for instance in session.dirty):
+        return  # (dirty is any attribute set; a preview that sets its counts as they were changes nothing)
     try:
         connection = session.connection()
         if not (connection.invalidated or connection.info.get(WROTE)) and _transaction_usable(connection):

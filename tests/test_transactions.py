@@ -99,6 +99,33 @@ def test_what_a_form_read_after_committing_commits(app, ends):
     assert ends == ["commit", "commit"]
 
 
+@pytest.mark.parametrize(("value", "ends_with"), [("same", "commit"), ("changed", "rollback")])
+def test_an_attribute_set_as_it_was_changes_nothing(app, ends, value, ends_with):
+    """An import's preview sets the batch's counts again to show them: as they were, nothing is
+    written, so the transaction still only read; changed, it is rolled back and nothing is kept."""
+    name = "未改名"
+    with app.app_context():
+        street = Street(name=f"事务测试街道{value}")
+        db.session.add(street)
+        db.session.commit()
+        street_id = street.id
+    ends.clear()
+    try:
+        with app.test_request_context("/roster/imports/1"):
+            street = db.session.get(Street, street_id)
+            street.name = street.name if value == "same" else name
+            assert street in db.session.dirty
+            end_reading_transaction(None)
+            close_session()
+        assert ends == [ends_with]
+        with app.app_context():
+            assert db.session.get(Street, street_id).name == f"事务测试街道{value}"
+    finally:
+        with app.app_context():
+            db.session.execute(sa.delete(Street).where(Street.id == street_id))
+            db.session.commit()
+
+
 def test_a_request_that_failed_is_rolled_back(app, ends):
     with app.test_request_context("/firms/"):
         db.session.execute(sa.select(User.id).limit(1)).all()
