@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ..audit import record_event
 from ..bulk import collector_paused
@@ -112,20 +113,26 @@ def remembered_mapping(header: HeaderRow) -> dict[int, str] | None:
 
 
 def _remember_mapping(plan: ImportPlan, user: User | None) -> None:
+    """Keep the confirmed mapping for the next file with these headers. One statement inserts or
+    replaces it, so two imports of a new header confirmed at once both succeed (reading first and
+    then inserting, the second failed on the unique signature); the last one confirmed is kept."""
     if plan.header is None:
         return
     signature = plan.header.signature
-    saved = db.session.scalars(sa.select(ImportMapping).where(ImportMapping.signature == signature)).first()
+    table: sa.Table = ImportMapping.__table__  # type: ignore[assignment]
+    before = db.session.scalar(sa.select(table.c.mapping).where(table.c.signature == signature))
     mapping = {str(k): v for k, v in plan.mapping.items()}
-    if saved is not None and saved.mapping == mapping:
+    if before == mapping:
         return
-    before = saved.mapping if saved else None
-    if saved is None:
-        saved = ImportMapping(signature=signature, headers=list(plan.header.headers), mapping=mapping)
-        db.session.add(saved)
-    saved.mapping, saved.user_id, saved.updated_at = mapping, (user.id if user else None), utcnow()
-    db.session.flush()
-    record_event("import.mapping", "import_mapping", saved.id, before=before, after=mapping, user=user)
+    values = {"mapping": mapping, "user_id": user.id if user else None, "updated_at": utcnow()}
+    insert: Any = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    saved_id = db.session.execute(
+        insert(table)
+        .values(signature=signature, headers=list(plan.header.headers), **values)
+        .on_conflict_do_update(index_elements=[table.c.signature], set_=values)
+        .returning(table.c.id)
+    ).scalar_one()
+    record_event("import.mapping", "import_mapping", saved_id, before=before, after=mapping, user=user)
 
 
 def _record_counts(batch: ImportBatch, plan: ImportPlan) -> None:

@@ -2,7 +2,8 @@
 (SQLite file or PostgreSQL), each on a connection of its own:
 
 - two officers saving one firm: one save lands, the other is refused with the changes shown;
-- two supervisors approving one proposal: one approval lands (once), the other is told.
+- two supervisors approving one proposal: one approval lands (once), the other is told;
+- two imports of a file with new headers confirmed at once: both keep the column mapping.
 """
 
 from __future__ import annotations
@@ -130,4 +131,60 @@ def test_two_supervisors_approving_one_proposal(shared: Flask) -> None:
             sa.select(sa.func.count()).select_from(TierAssignment).where(TierAssignment.quarter == QUARTER.key)
         )
         assert assignments == 12  # written once
+        db.session.remove()
+
+
+def test_two_imports_of_new_headers_remember_their_mapping_at_once(shared: Flask) -> None:
+    """The first confirmation of a header row remembers its mapping. Two at once used to read "none
+    kept", both insert, and the second fail on the unique signature (a 500 for the second officer).
+    Here the second writes while the first has inserted and not committed: it waits, then replaces."""
+    from service_app.database import begin_writing
+    from service_app.models import AuditEvent, ImportMapping, ImportMode, User
+    from service_app.roster.plan import ImportOptions
+    from service_app.roster.services import _plan, _remember_mapping
+
+    data = "统一社会信用代码,企业名称,所在街道,联系人\n,杭州并发00号有限公司,临平街道,新联系人\n".encode()
+    options = ImportOptions(ImportMode.UPSERT, False, False, None)
+    first_wrote, second_started = threading.Event(), threading.Event()
+
+    def confirm(username: str, first: bool) -> None:
+        with shared.app_context():
+            if not first:
+                first_wrote.wait(30)
+                second_started.set()
+            begin_writing()  # as a confirming request does (SQLite: BEGIN IMMEDIATE waits here)
+            user = db.session.scalars(sa.select(User).where(User.username == username)).one()
+            _remember_mapping(_plan(data, user, options), user)  # PostgreSQL: the second waits here
+            if first:
+                first_wrote.set()
+                second_started.wait(30)
+                threading.Event().wait(0.3)  # the second is now at its insert
+            db.session.commit()
+            db.session.remove()
+
+    errors: list[BaseException] = []
+
+    def run(username: str, first: bool) -> None:
+        try:
+            confirm(username, first)
+        except BaseException as exc:  # reported below, not lost in a thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=args) for args in (("boss_a", True), ("boss_b", False))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    with shared.app_context():
+        kept = db.session.scalars(sa.select(ImportMapping)).all()
+        assert len(kept) == 1 and kept[0].mapping  # one row for the header, the mapping in it
+        bosses = db.session.scalars(sa.select(User.id).where(User.username.in_(["boss_a", "boss_b"]))).all()
+        assert kept[0].user_id in bosses
+        events = db.session.scalar(
+            sa.select(sa.func.count()).select_from(AuditEvent).where(AuditEvent.action == "import.mapping")
+        )
+        # PostgreSQL: the second read "none kept" before the first committed, and replaced it. SQLite:
+        # the second began after the first committed, found the same mapping kept, and wrote nothing.
+        assert events == (2 if db.engine.dialect.name == "postgresql" else 1)
         db.session.remove()
