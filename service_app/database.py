@@ -158,7 +158,12 @@ def end_reading_transaction(error: BaseException | None = None) -> None:
     try:
         connection = session.connection()
         if not (connection.invalidated or connection.info.get(WROTE)) and _transaction_usable(connection):
-            session.commit()
+            # The request is over: expiring what it loaded would be work for nothing.
+            expiring, session.expire_on_commit = session.expire_on_commit, False
+            try:
+                session.commit()
+            finally:
+                session.expire_on_commit = expiring
     except SQLAlchemyError as failure:  # close_session rolls back (and logs a lost connection)
         log.warning("ending a request that only read: %s", failure)
 

@@ -71,7 +71,10 @@ def template_gettext(string: str, /, **variables: Any) -> Markup:
     """Templates' `_()`: what Jinja's newstyle gettext makes in an autoescaped template (the
     translation as trusted markup, the variables escaped into it by `%`), in one call where
     Jinja's alias took three; a page translates some sixty strings."""
-    return Markup(catalogue().ugettext(string)) % variables  # noqa: S704 - the catalogue is ours
+    text = catalogue().ugettext(string)
+    if not variables and "%" not in text:
+        return Markup(text)  # noqa: S704 - the catalogue is ours; nothing to put in
+    return Markup(text) % variables  # noqa: S704 - the catalogue is ours
 
 
 TIER_LABELS = {

@@ -6,6 +6,8 @@ officer sees only the streets it covers and a district viewer only its own stree
 
 from __future__ import annotations
 
+import functools
+
 import sqlalchemy as sa
 from flask import abort
 from sqlalchemy.sql.base import ExecutableOption
@@ -38,11 +40,26 @@ def scoped_firms(user: User) -> sa.Select[Firm]:
 
 def get_scoped_firm_or_404(user: User, firm_id: int, *options: ExecutableOption) -> Firm:
     """The firm if the user may see it; 404 otherwise (another street's firm does not exist).
-    `options`: loader options, e.g. the relations the page shows."""
-    firm = db.session.scalars(scoped_firms(user).where(Firm.id == firm_id).options(*options)).first()
+    `options`: loader options, e.g. the relations the page shows (module constants, so that the
+    statement is built once, see `_scoped_firm`)."""
+    ids = street_ids_for(user)
+    if ids is not None and not ids:
+        abort(404)
+    values: dict[str, object] = {"firm_id": firm_id} if ids is None else {"firm_id": firm_id, "street_ids": ids}
+    firm = db.session.scalars(_scoped_firm(ids is not None, options), values).first()
     if firm is None:
         abort(404)
     return firm
+
+
+@functools.lru_cache(maxsize=32)
+def _scoped_firm(limited: bool, options: tuple[ExecutableOption, ...]) -> sa.Select[Firm]:
+    """get_scoped_firm_or_404's statement, built once per process for each kind of scope and set of
+    options: building it, and SQLAlchemy's cache key of it, cost more than running it."""
+    statement = sa.select(Firm).where(Firm.id == sa.bindparam("firm_id", type_=sa.Integer)).options(*options)
+    if limited:
+        statement = statement.where(Firm.street_id.in_(sa.bindparam("street_ids", expanding=True)))
+    return statement
 
 
 def get_scoped_firm_by_code(user: User | None, credit_code: str) -> Firm | None:

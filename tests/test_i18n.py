@@ -91,6 +91,7 @@ def test_anonymous_language_switch_records_nothing(client, app):
         ('{{ _("Firms") }}', "企业"),
         ('{{ _("%(total)s firms found", total="<b>3</b>") }}', "共找到 &lt;b&gt;3&lt;/b&gt; 家企业"),
         ('{{ _("Rows with %(ratio)s%% more", ratio=125) }}', "Rows with 125% more"),  # untranslated: as written
+        ('{{ _("All 100%% of them") }}', "All 100% of them"),  # no variables, still formatted: %% is one %
         ('{{ _("Search") ~ "<i>" }}', "搜索&lt;i&gt;"),  # still markup: what is added to it is escaped
     ],
 )

@@ -33,6 +33,11 @@ from .services import (
     update_firm,
 )
 
+#: What the firm page shows with the firm and with its open follow-up (tuples made once, so that
+#: the statements are built once).
+FIRM_PAGE_OPTIONS = (joinedload(Firm.building), joinedload(Firm.officer))
+FOLLOWUP_OPTIONS = (joinedload(Followup.officer),)
+
 
 @bp.route("/")
 @login_required
@@ -67,14 +72,14 @@ def index():
 @login_required
 def detail(firm_id: int):
     """One firm: fields, current tier and why, tier history, metrics and audit trail."""
-    firm = get_scoped_firm_or_404(current_user, firm_id, joinedload(Firm.building), joinedload(Firm.officer))
+    firm = get_scoped_firm_or_404(current_user, firm_id, *FIRM_PAGE_OPTIONS)
     rows = firm_page_rows(firm.id)
     from ..followups.services import open_followup
 
     return render_template(
         "firms/detail.html",
         firm=firm,
-        followup=open_followup(firm.id, joinedload(Followup.officer)),
+        followup=open_followup(firm.id, *FOLLOWUP_OPTIONS),
         visits=rows.visits,
         requests=rows.requests,
         can_serve=current_user.role in (Role.ADMIN, Role.SUPERVISOR, Role.OFFICER),

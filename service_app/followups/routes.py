@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import calendar as month_calendar
 import datetime as dt
+import functools
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,7 +25,7 @@ from ..models import CalendarDay, Firm, FirmRequest, Followup, RequestCategoryLi
 from ..models.types import utcnow
 from ..pagination import paginate
 from ..permissions import roles_required
-from ..scoping import firm_scope, visible_streets
+from ..scoping import firm_scope, street_ids_for, visible_streets
 from ..security import db_id
 from . import bp
 from .feed import feed, issue_token, revoke_token, user_for_token
@@ -59,15 +60,31 @@ VIEWS = ("overdue", "week", "upcoming", "all")
 
 
 def _followup_or_404(followup_id: int) -> Followup:
-    followup = db.session.scalars(
-        sa.select(Followup)
-        .join(Firm, Firm.id == Followup.firm_id)
-        .where(Followup.id == followup_id, firm_scope(current_user))
-        .options(contains_eager(Followup.firm), joinedload(Followup.officer))
-    ).first()
+    ids = street_ids_for(current_user)
+    if ids is not None and not ids:
+        abort(404)
+    values: dict[str, object] = {"followup_id": followup_id}
+    if ids is not None:
+        values["street_ids"] = ids
+    followup = db.session.scalars(_scoped_followup(ids is not None), values).first()
     if followup is None:
         abort(404)
     return followup
+
+
+@functools.cache
+def _scoped_followup(limited: bool) -> sa.Select[Followup]:
+    """_followup_or_404's statement, built once per process for each kind of scope (as
+    scoping.get_scoped_firm_or_404's)."""
+    statement = (
+        sa.select(Followup)
+        .join(Firm, Firm.id == Followup.firm_id)
+        .where(Followup.id == sa.bindparam("followup_id", type_=sa.Integer))
+        .options(contains_eager(Followup.firm), joinedload(Followup.officer))
+    )
+    if limited:
+        statement = statement.where(Firm.street_id.in_(sa.bindparam("street_ids", expanding=True)))
+    return statement
 
 
 def _officer_filter() -> tuple[sa.ColumnElement[bool], str]:
@@ -236,18 +253,25 @@ def _reassign_form(followup: Followup) -> ReassignForm:
     return form
 
 
-def _detail(followup: Followup, visit_form: VisitForm | None = None, reschedule_form=None, reassign_form=None):
-    firm = followup.firm
-    visits = db.session.scalars(
+@functools.cache
+def _detail_statements() -> tuple[sa.Select[Visit], sa.Select[FirmRequest]]:
+    """A follow-up page's latest visits and requests of its firm, built once per process."""
+    firm_id = sa.bindparam("firm_id", type_=sa.Integer)
+    return (
         sa.select(Visit)
-        .where(Visit.firm_id == firm.id)
+        .where(Visit.firm_id == firm_id)
         .options(joinedload(Visit.officer))
         .order_by(Visit.visited_on.desc(), Visit.id.desc())
-        .limit(20)
-    ).all()
-    requests = db.session.scalars(
-        sa.select(FirmRequest).where(FirmRequest.firm_id == firm.id).order_by(FirmRequest.id.desc()).limit(20)
-    ).all()
+        .limit(20),
+        sa.select(FirmRequest).where(FirmRequest.firm_id == firm_id).order_by(FirmRequest.id.desc()).limit(20),
+    )
+
+
+def _detail(followup: Followup, visit_form: VisitForm | None = None, reschedule_form=None, reassign_form=None):
+    firm = followup.firm
+    latest_visits, latest_requests = _detail_statements()
+    visits = db.session.scalars(latest_visits, {"firm_id": firm.id}).all()
+    requests = db.session.scalars(latest_requests, {"firm_id": firm.id}).all()
     form = reschedule_form or RescheduleForm(prefix="reschedule")
     if reschedule_form is None:
         form.due_date.data = followup.due_date

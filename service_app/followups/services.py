@@ -9,6 +9,7 @@ index and inserts skip rows that already exist.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -184,18 +185,29 @@ def mark_overdue(today: dt.date) -> int:
 
 
 def open_followup(firm_id: int, *options: ExecutableOption) -> Followup | None:
-    """The firm's open follow-up (`options`: loader options for what the caller shows)."""
-    return db.session.scalars(
-        sa.select(Followup).where(Followup.firm_id == firm_id, Followup.status == FollowupStatus.OPEN).options(*options)
-    ).first()
+    """The firm's open follow-up (`options`: loader options for what the caller shows; module
+    constants, so that the statement is built once)."""
+    return db.session.scalars(_open_followup(options), {"firm_id": firm_id}).first()
+
+
+@functools.lru_cache(maxsize=16)
+def _open_followup(options: tuple[ExecutableOption, ...]) -> sa.Select[Followup]:
+    is_open = Followup.status == FollowupStatus.OPEN
+    return (
+        sa.select(Followup)
+        .where(Followup.firm_id == sa.bindparam("firm_id", type_=sa.Integer), is_open)
+        .options(*options)
+    )
 
 
 def exit_checks_done(firm_id: int) -> dict[ExitCheck, ExitChecklistItem]:
     """The exit checklist items ticked off for a firm."""
-    return {
-        item.item: item
-        for item in db.session.scalars(sa.select(ExitChecklistItem).where(ExitChecklistItem.firm_id == firm_id))
-    }
+    return {item.item: item for item in db.session.scalars(_exit_checks(), {"firm_id": firm_id})}
+
+
+@functools.cache
+def _exit_checks() -> sa.Select[ExitChecklistItem]:
+    return sa.select(ExitChecklistItem).where(ExitChecklistItem.firm_id == sa.bindparam("firm_id", type_=sa.Integer))
 
 
 def log_visit(
