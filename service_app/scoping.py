@@ -38,15 +38,30 @@ def scoped_firms(user: User) -> sa.Select[Firm]:
     return sa.select(Firm).where(firm_scope(user))
 
 
+def firm_scope_parameter() -> sa.ColumnElement[bool]:
+    """firm_scope for a statement built once per process: the streets are a parameter, given by
+    `firm_scope_values` (building a statement, and SQLAlchemy's cache key of it, can cost more
+    than running it). Only for limited users: for the others, build the statement without it."""
+    return Firm.street_id.in_(sa.bindparam("street_ids", expanding=True))
+
+
+def firm_scope_values(user: User) -> dict[str, object] | None:
+    """The values of `firm_scope_parameter` for this user: {} when the user sees every street (the
+    statement leaves the scope out), None when the user sees none."""
+    ids = street_ids_for(user)
+    if ids is None:
+        return {}
+    return {"street_ids": ids} if ids else None
+
+
 def get_scoped_firm_or_404(user: User, firm_id: int, *options: ExecutableOption) -> Firm:
     """The firm if the user may see it; 404 otherwise (another street's firm does not exist).
     `options`: loader options, e.g. the relations the page shows (module constants, so that the
-    statement is built once, see `_scoped_firm`)."""
-    ids = street_ids_for(user)
-    if ids is not None and not ids:
+    statement is built once)."""
+    scope = firm_scope_values(user)
+    if scope is None:
         abort(404)
-    values: dict[str, object] = {"firm_id": firm_id} if ids is None else {"firm_id": firm_id, "street_ids": ids}
-    firm = db.session.scalars(_scoped_firm(ids is not None, options), values).first()
+    firm = db.session.scalars(_scoped_firm(bool(scope), options), {"firm_id": firm_id, **scope}).first()
     if firm is None:
         abort(404)
     return firm
@@ -54,12 +69,8 @@ def get_scoped_firm_or_404(user: User, firm_id: int, *options: ExecutableOption)
 
 @functools.lru_cache(maxsize=32)
 def _scoped_firm(limited: bool, options: tuple[ExecutableOption, ...]) -> sa.Select[Firm]:
-    """get_scoped_firm_or_404's statement, built once per process for each kind of scope and set of
-    options: building it, and SQLAlchemy's cache key of it, cost more than running it."""
     statement = sa.select(Firm).where(Firm.id == sa.bindparam("firm_id", type_=sa.Integer)).options(*options)
-    if limited:
-        statement = statement.where(Firm.street_id.in_(sa.bindparam("street_ids", expanding=True)))
-    return statement
+    return statement.where(firm_scope_parameter()) if limited else statement
 
 
 def get_scoped_firm_by_code(user: User | None, credit_code: str) -> Firm | None:

@@ -25,7 +25,7 @@ from ..models import CalendarDay, Firm, FirmRequest, Followup, RequestCategoryLi
 from ..models.types import utcnow
 from ..pagination import paginate
 from ..permissions import roles_required
-from ..scoping import firm_scope, street_ids_for, visible_streets
+from ..scoping import firm_scope, firm_scope_parameter, firm_scope_values, visible_streets
 from ..security import db_id
 from . import bp
 from .feed import feed, issue_token, revoke_token, user_for_token
@@ -60,13 +60,10 @@ VIEWS = ("overdue", "week", "upcoming", "all")
 
 
 def _followup_or_404(followup_id: int) -> Followup:
-    ids = street_ids_for(current_user)
-    if ids is not None and not ids:
+    scope = firm_scope_values(current_user)
+    if scope is None:
         abort(404)
-    values: dict[str, object] = {"followup_id": followup_id}
-    if ids is not None:
-        values["street_ids"] = ids
-    followup = db.session.scalars(_scoped_followup(ids is not None), values).first()
+    followup = db.session.scalars(_scoped_followup(bool(scope)), {"followup_id": followup_id, **scope}).first()
     if followup is None:
         abort(404)
     return followup
@@ -82,9 +79,7 @@ def _scoped_followup(limited: bool) -> sa.Select[Followup]:
         .where(Followup.id == sa.bindparam("followup_id", type_=sa.Integer))
         .options(contains_eager(Followup.firm), joinedload(Followup.officer))
     )
-    if limited:
-        statement = statement.where(Firm.street_id.in_(sa.bindparam("street_ids", expanding=True)))
-    return statement
+    return statement.where(firm_scope_parameter()) if limited else statement
 
 
 def _officer_filter() -> tuple[sa.ColumnElement[bool], str]:
