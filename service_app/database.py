@@ -151,8 +151,9 @@ def end_reading_transaction(error: BaseException | None = None) -> None:
     if error is not None:
         return
     session = db.session()
-    if not session.in_transaction() or session.new or session.deleted:
-        return
+    transaction = session.get_transaction()
+    if transaction is None or not transaction.is_active or session.new or session.deleted:
+        return  # (not active: a statement failed and only a rollback ends it)
     if any(session.is_modified(instance) for instance in session.dirty):
         return  # (dirty is any attribute set; a preview that sets its counts as they were changes nothing)
     try:
