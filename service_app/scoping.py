@@ -33,11 +33,6 @@ def firm_scope(user: User) -> sa.ColumnElement[bool]:
     return Firm.street_id.in_(ids)
 
 
-def scoped_firms(user: User) -> sa.Select[Firm]:
-    """SELECT of the firms the user may see; add filters and ordering to it."""
-    return sa.select(Firm).where(firm_scope(user))
-
-
 def firm_scope_parameter() -> sa.ColumnElement[bool]:
     """firm_scope for a statement built once per process: the streets are a parameter, given by
     `firm_scope_values` (building a statement, and SQLAlchemy's cache key of it, can cost more

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,16 @@ def test_templates_translate_and_escape_as_jinjas_gettext_does(app, source, show
 
     with app.test_request_context("/"):
         assert render_template_string(source) == shown
+
+
+def test_templates_translate_only_literal_text():
+    """Templates' _() returns the catalogue's text as markup (service_app.i18n.template_gettext): safe
+    because its argument is always a string written in the template, never a value such as a name."""
+    call = re.compile(r"\b(?:_|gettext|ngettext)\(\s*([^\s)])")
+    offending = [
+        f"{path.relative_to(ROOT)}: {match.group(0)}"
+        for path in sorted((ROOT / "service_app").rglob("*.html"))
+        for match in call.finditer(path.read_text(encoding="utf-8"))
+        if match.group(1) not in "\"'"
+    ]
+    assert not offending, offending

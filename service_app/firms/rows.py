@@ -9,24 +9,27 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from ..domain.tiers import Tier
 from ..i18n import CHAIN_LABELS, STATUS_LABELS, TIER_LABELS, gettext, translated
 from ..navigation import link_before_id
+
+
+def tier_badge(tier: Tier, names: Mapping[Tier, str]) -> str:
+    """A tier's badge, as _macros.html's tier_badge writes it (`names`: i18n.translated(TIER_LABELS))."""
+    return f'<span class="badge tier-badge tier-{escape(tier.value)}">{escape(names[tier])}</span>'
 
 
 def firm_rows_html(rows: Iterable[Any], street_names: Mapping[int, str], building_names: Mapping[int, str]) -> Markup:
     """`<tr>`s for the list's rows (firms.services.LIST_COLUMNS)."""
     tier_names, chain_names = translated(TIER_LABELS), translated(CHAIN_LABELS)
     status_names = translated(STATUS_LABELS)
-    not_assessed = escape(gettext("Not assessed"))
+    not_assessed = escape(gettext("Not assessed"))  # not inside the f-string, where extraction would not see it
+    unassessed = f'<span class="badge tier-badge tier-none">{not_assessed}</span>'
     firm_link = escape(link_before_id("firms.detail", "firm_id"))
     html = []
     for firm in rows:
         tier = firm.current_tier
-        badge = (
-            f'<span class="badge tier-badge tier-{escape(tier.value)}">{escape(tier_names[tier])}</span>'
-            if tier
-            else f'<span class="badge tier-badge tier-none">{not_assessed}</span>'
-        )
+        badge = tier_badge(tier, tier_names) if tier else unassessed
         chain = escape(chain_names[firm.chain]) if firm.chain else "—"
         building = escape(building_names[firm.building_id]) if firm.building_id else "—"
         html.append(

@@ -10,6 +10,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from ..firms.rows import tier_badge
 from ..i18n import TIER_LABELS, gettext, translated
 from ..navigation import link_before_id
 
@@ -27,7 +28,7 @@ def followup_rows_html(rows: Iterable[Any], today: dt.date) -> Markup:
         if row.due_date < today:
             days = gettext("%(n)s days late", n=(today - row.due_date).days)
             late = f' <span class="badge text-bg-danger">{escape(days)}</span>'
-        tier = f'<span class="badge tier-badge tier-{escape(row.tier.value)}">{escape(tier_names[row.tier])}</span>'
+        tier = tier_badge(row.tier, tier_names)
         html.append(
             '<tr data-testid="followup-row">'
             f'<td class="text-nowrap{" text-danger fw-semibold" if late else ""}">{row.due_date.isoformat()}{late}</td>'

@@ -37,6 +37,7 @@ from service_app.models import (
     TierCadence,
     User,
     Visit,
+    user_streets,
 )
 from service_app.notify import Note, write
 
@@ -984,3 +985,24 @@ def test_refusals_say_in_chinese_what_to_do(client, auth, app, desk):
         follow_redirects=True,
     ).text
     assert f"{day_off.isoformat()} 不是工作日，走访已顺延至 {landed.isoformat()}。" in page
+
+
+def test_an_officer_without_streets_sees_no_firm_and_no_follow_up(client, auth, app, desk):
+    """An officer left with no street (its only street deleted: user_streets cascades): every firm and
+    follow-up is out of scope (404), the lists are empty (the pages build their statements once, with
+    the streets as a parameter)."""
+    with app.app_context():
+        officer = factories.make_user("officer_none", "officer", [db.session.get(Street, desk.street_a)])
+        db.session.flush()
+        db.session.execute(sa.delete(user_streets).where(user_streets.c.user_id == officer.id))
+        db.session.commit()
+    auth.login("officer_none")
+    for url in (
+        f"/firms/{desk.firm_a}",
+        f"/firms/{desk.firm_b}",
+        f"/followups/{desk.followup_a}",
+        f"/followups/{desk.followup_b}",
+    ):
+        assert client.get(url).status_code == 404, url
+    listed = client.get("/firms/").text + client.get("/followups/?view=all").text
+    assert "杭州甲街道服装有限公司" not in listed and "杭州乙街道贸易有限公司" not in listed
