@@ -12,6 +12,8 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from .database import DescribingOnDemandCursor
+
 #: Seconds a PostgreSQL connection attempt may take before the request gets its 503.
 PG_CONNECT_TIMEOUT_SECONDS = 5
 
@@ -71,10 +73,15 @@ def instance_secret_key(instance: Path) -> str:
 
 def engine_options(database_uri: str, options: dict[str, Any]) -> dict[str, Any]:
     """The configured engine options plus what each database needs: a ping before each checkout
-    (a restarted PostgreSQL costs no request) and a bounded connect time."""
+    (a restarted PostgreSQL costs no request), a bounded connect time, and on PostgreSQL the cursor
+    that describes a result only when asked (database.DescribingOnDemandCursor)."""
     merged = {**options, "pool_pre_ping": options.get("pool_pre_ping", True)}
     if database_uri.startswith("postgresql"):
-        merged["connect_args"] = {"connect_timeout": PG_CONNECT_TIMEOUT_SECONDS, **options.get("connect_args", {})}
+        merged["connect_args"] = {
+            "connect_timeout": PG_CONNECT_TIMEOUT_SECONDS,
+            "cursor_factory": DescribingOnDemandCursor,
+            **options.get("connect_args", {}),
+        }
     return merged
 
 
