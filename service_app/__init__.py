@@ -33,7 +33,9 @@ def create_app(config: type[Config] | object = Config) -> Flask:
 
 
 def check_safe_xml() -> None:
-    """Refuse to start unless openpyxl parses XML through defusedxml (entity bombs, XXE)."""
+    """Refuse to start unless defusedxml is installed, which openpyxl then parses XML through (with
+    lxml installed too, openpyxl's other parser is lxml's with entities left unresolved): no entity
+    bombs, no XXE."""
     from openpyxl.xml import DEFUSEDXML
 
     if not DEFUSEDXML:
@@ -133,7 +135,8 @@ def register_security_headers(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
-    """Labels and small helpers every template uses."""
+    """Labels and small helpers every template uses, and WTForms' faster attribute writer."""
+    from . import form_widgets
     from .firms.rows import firm_rows_html
     from .followups.rows import followup_rows_html
     from .i18n import TEMPLATE_GLOBALS, install_template_gettext, template_context
@@ -141,6 +144,7 @@ def register_template_helpers(app: Flask) -> None:
     from .pagination import pager_html
 
     install_template_gettext(app)
+    form_widgets.install()
     app.jinja_env.globals.update(
         TEMPLATE_GLOBALS,
         navigation=navigation,
