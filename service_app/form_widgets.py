@@ -21,7 +21,7 @@ WTFORMS_HTML_PARAMS = wtforms.widgets.core.html_params
 def html_params(**kwargs: object) -> Markup:
     """The attributes `name="value"` in key order; `True` writes the bare name, `False` nothing
     (WTForms' html_params, with its `class_`, `for_`, `data_` and `aria_` spellings)."""
-    params = []
+    params: list[str] = []
     for key, value in sorted(kwargs.items()):
         if value is False:
             continue

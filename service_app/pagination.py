@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlencode
@@ -28,6 +29,15 @@ def count_of(select: sa.Select[Any]) -> sa.ScalarSelect[int]:
     )
 
 
+@functools.lru_cache(maxsize=1024)
+def _page_of(select: sa.Select[Any], counted: bool) -> sa.Select[Any]:
+    """A page of a statement built once per process, the page's bounds as parameters (page_limit,
+    page_offset), and with the total when `counted`."""
+    page = select.limit(sa.bindparam("page_limit", type_=sa.Integer))
+    page = page.offset(sa.bindparam("page_offset", type_=sa.Integer))
+    return page.add_columns(count_of(select).label("total_rows")) if counted else page
+
+
 class CountedPagination(Pagination):
     """Flask-SQLAlchemy's pagination, but each row carries the total (an uncorrelated scalar
     subquery the database computes once), so no second count query is sent. An empty first
@@ -38,14 +48,19 @@ class CountedPagination(Pagination):
 
     def _query_items(self) -> list[Any]:
         select: sa.Select[Any] = self._query_args["select"]
+        parameters: dict[str, Any] | None = self._query_args.get("parameters")
         self._total = self._query_args.get("total")
         counted = self._total is None
-        statement = select.limit(self.per_page).offset(self._query_offset)
-        if self._query_args.get("rows") is not None:
-            statement = self._query_args["rows"](statement)
-        if counted:
-            statement = statement.add_columns(count_of(select).label("total_rows"))
-        rows = db.session.execute(statement).all()
+        if parameters is not None:  # a statement built once: so is its page's
+            statement = _page_of(select, counted)
+            parameters = {**parameters, "page_limit": self.per_page, "page_offset": self._query_offset}
+        else:
+            statement = select.limit(self.per_page).offset(self._query_offset)
+            if self._query_args.get("rows") is not None:
+                statement = self._query_args["rows"](statement)
+            if counted:
+                statement = statement.add_columns(count_of(select).label("total_rows"))
+        rows = db.session.execute(statement, parameters).all()
         if counted and rows:
             self._total = int(rows[0][-1])
         elif counted and self.page == 1:
@@ -56,7 +71,8 @@ class CountedPagination(Pagination):
 
     def _query_count(self) -> int:
         if self._total is None:
-            self._total = int(db.session.scalar(sa.select(count_of(self._query_args["select"]))) or 0)
+            counting = sa.select(count_of(self._query_args["select"]))
+            self._total = int(db.session.scalar(counting, self._query_args.get("parameters")) or 0)
         return self._total
 
 
@@ -68,6 +84,7 @@ def paginate(
     scalars: bool = False,
     total: int | None = None,
     rows: Callable[[sa.Select[Any]], sa.Select[Any]] | None = None,
+    parameters: dict[str, Any] | None = None,
     max_per_page: int | None = 100,
 ) -> Pagination:
     """A page of `select` with its total in the same statement (or `total`, when the caller
@@ -75,7 +92,10 @@ def paginate(
     objects); otherwise they are rows (each also carrying `total_rows` unless `total` was
     given). `rows`: for a list whose keys sort cheaply off indexes but whose rows are wide,
     `select` names the keys and `rows(page_of_keys)` is the statement reading the page's rows
-    (in the same order), so only the page's rows are read whole."""
+    (in the same order), so only the page's rows are read whole. `parameters`: `select` is built
+    once per process (not with `rows`), and these are the values of its parameters."""
+    if parameters is not None and rows is not None:
+        raise ValueError("paginate takes parameters for a statement built once, not with rows")
     return CountedPagination(
         page=page,
         per_page=per_page,
@@ -85,6 +105,7 @@ def paginate(
         scalars=scalars,
         total=total,
         rows=rows,
+        parameters=parameters,
     )
 
 

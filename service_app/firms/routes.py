@@ -44,8 +44,10 @@ FOLLOWUP_OPTIONS = (joinedload(Followup.officer),)
 def index():
     """The roster: search, filter, sort and page through the firms in scope."""
     filters = filters_from_args(request.args)
+    statement, parameters = firm_list(current_user, filters)
     page = paginate(
-        firm_list(current_user, filters),
+        statement,
+        parameters=parameters,
         page=request.args.get("page", 1, type=db_id),
         per_page=current_app.config["FIRMS_PER_PAGE"],
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +17,7 @@ from ..domain.workdays import china_today
 from ..extensions import db
 from ..models import AuditEvent, Building, Firm, FirmRequest, QuarterlyMetric, TierAssignment, User, Visit
 from ..permissions import editable_firm_fields
-from ..scoping import firm_scope
+from ..scoping import firm_scope_values
 from ..security import db_id
 
 #: Firm fields set through forms, imports and the CLI (not keys, tiers or bookkeeping).
@@ -96,16 +96,6 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _contains(column: InstrumentedAttribute[str], text: str) -> sa.ColumnElement[bool]:
-    """`column` contains `text`, ignoring case. Text without letters that have case (Chinese,
-    digits) matches the same with LIKE, which PostgreSQL runs about ten times faster than
-    ILIKE on Chinese names: ILIKE lower-cases every name it tests."""
-    pattern = f"%{_escape_like(text)}%"
-    if text.lower() == text.upper():
-        return column.like(pattern, escape="\\")
-    return column.ilike(pattern, escape="\\")
-
-
 def filters_from_args(args: Mapping[str, Any]) -> FirmFilters:
     """The list page's filters from query-string arguments (a MultiDict: `flag` may repeat)."""
     getlist = getattr(args, "getlist", lambda key: [args[key]] if key in args else [])
@@ -130,31 +120,97 @@ def _int_or_none(value: object) -> int | None:
         return None
 
 
-def firm_filter_clauses(user: User | None, filters: FirmFilters) -> list[sa.ColumnElement[bool]]:
-    """The WHERE clauses of the firm list: the user's scope (None: the system, all streets) and every filter."""
-    clauses: list[sa.ColumnElement[bool]] = [firm_scope(user)] if user is not None else []
+def _like_operator(text: str) -> str:
+    """LIKE for text without letters that have case (Chinese, digits), which matches the same and
+    PostgreSQL runs about ten times faster than ILIKE on Chinese names (ILIKE lower-cases every
+    name it tests); ILIKE otherwise, so that case is ignored."""
+    return "like" if text.lower() == text.upper() else "ilike"
+
+
+def _contains_pattern(text: str) -> str:
+    return f"%{_escape_like(text)}%"
+
+
+def _filter_plan(user: User | None, filters: FirmFilters) -> tuple[tuple[tuple[str, ...], ...], dict[str, Any]]:
+    """The firm list's WHERE as its shape (which clauses, each a tuple naming it) and the values
+    the clauses compare with: two lists of the same shape share one statement."""
+    shape: list[tuple[str, ...]] = []
+    values: dict[str, Any] = {}
+    if user is not None:
+        scope = firm_scope_values(user)
+        if scope is None:
+            shape.append(("no_street",))
+        elif scope:
+            shape.append(("streets",))
+            values.update(scope)
     text = filters.q.strip()
     if text:
+        values["name_pattern"] = _contains_pattern(text)
         if could_be_part_of_a_code(text):
-            clauses.append(sa.or_(_contains(Firm.name, text), _contains(Firm.credit_code, text.upper())))
+            values["code_pattern"] = _contains_pattern(text.upper())
+            shape.append(("name_or_code", _like_operator(text), _like_operator(text.upper())))
         else:  # a name, then: read from the (street, name) index alone, not each firm's row
-            clauses.append(_contains(Firm.name, text))
+            shape.append(("name", _like_operator(text)))
     if filters.tier == NO_TIER:
-        clauses.append(Firm.current_tier.is_(None))
+        shape.append(("no_tier",))
     elif filters.tier in Tier.__members__.values():
-        clauses.append(Firm.current_tier == Tier(filters.tier))
+        shape.append(("tier",))
+        values["tier"] = Tier(filters.tier)
     if filters.street_id:
-        clauses.append(Firm.street_id == filters.street_id)
+        shape.append(("street",))
+        values["street_id"] = filters.street_id
     if filters.chain in Chain.__members__.values():
-        clauses.append(Firm.chain == Chain(filters.chain))
+        shape.append(("chain",))
+        values["chain"] = Chain(filters.chain)
     if filters.building_id:
-        clauses.append(Firm.building_id == filters.building_id)
+        shape.append(("building",))
+        values["building_id"] = filters.building_id
     if filters.status in FirmStatus.__members__.values():
-        clauses.append(Firm.status == FirmStatus(filters.status))
-    for flag in filters.flags:
-        if flag in FLAG_FIELDS:
-            clauses.append(getattr(Firm, flag).is_(True))
-    return clauses
+        shape.append(("status",))
+        values["status"] = FirmStatus(filters.status)
+    shape.extend(("flag", flag) for flag in sorted(set(filters.flags) & set(FLAG_FIELDS)))
+    return tuple(shape), values
+
+
+def _filter_clause(part: tuple[str, ...], value: Callable[[str], Any]) -> sa.ColumnElement[bool]:
+    """One clause of the shape `_filter_plan` gives, comparing with `value(name)`: the value
+    itself, or a bound parameter of that name for a statement built once."""
+    kind = part[0]
+    if kind == "no_street":
+        return sa.false()
+    if kind == "streets":
+        return Firm.street_id.in_(value("street_ids"))
+    if kind in ("name", "name_or_code"):
+        by_name = _like(Firm.name, part[1], value("name_pattern"))
+        return by_name if kind == "name" else sa.or_(by_name, _like(Firm.credit_code, part[2], value("code_pattern")))
+    if kind == "no_tier":
+        return Firm.current_tier.is_(None)
+    if kind == "flag":
+        return getattr(Firm, part[1]).is_(True)
+    column, parameter = _COMPARED[kind]
+    return column == value(parameter)
+
+
+#: The filters that compare a column with a value: the column and the value's name.
+_COMPARED: dict[str, tuple[InstrumentedAttribute[Any], str]] = {
+    "tier": (Firm.current_tier, "tier"),
+    "street": (Firm.street_id, "street_id"),
+    "chain": (Firm.chain, "chain"),
+    "building": (Firm.building_id, "building_id"),
+    "status": (Firm.status, "status"),
+}
+
+
+def _like(column: InstrumentedAttribute[str], operator: str, pattern: Any) -> sa.ColumnElement[bool]:
+    if operator == "like":
+        return column.like(pattern, escape="\\")
+    return column.ilike(pattern, escape="\\")
+
+
+def firm_filter_clauses(user: User | None, filters: FirmFilters) -> list[sa.ColumnElement[bool]]:
+    """The WHERE clauses of the firm list: the user's scope (None: the system, all streets) and every filter."""
+    shape, values = _filter_plan(user, filters)
+    return [_filter_clause(part, values.__getitem__) for part in shape]
 
 
 def firm_ordering(filters: FirmFilters) -> tuple[Any, ...]:
@@ -176,9 +232,25 @@ LIST_COLUMNS: tuple[Any, ...] = (
 )
 
 
-def firm_list(user: User, filters: FirmFilters) -> sa.Select[Any]:
-    """The scoped SELECT of the list's rows (LIST_COLUMNS) matching the filters, ordered."""
-    return sa.select(*LIST_COLUMNS).where(*firm_filter_clauses(user, filters)).order_by(*firm_ordering(filters))
+def firm_list(user: User, filters: FirmFilters) -> tuple[sa.Select[Any], dict[str, Any]]:
+    """The scoped SELECT of the list's rows (LIST_COLUMNS) matching the filters, ordered, with the
+    values of its parameters. The statement is built once per shape of filters and process
+    (building it, and SQLAlchemy's cache key of it, was a seventh of the list's time)."""
+    shape, values = _filter_plan(user, filters)
+    sort = filters.sort if filters.sort in SORTS else "name"
+    return _list_statement(shape, sort, filters.descending), values
+
+
+@functools.lru_cache(maxsize=1024)
+def _list_statement(shape: tuple[tuple[str, ...], ...], sort: str, descending: bool) -> sa.Select[Any]:
+    def parameter(name: str) -> sa.BindParameter[Any]:
+        return sa.bindparam(name, expanding=name == "street_ids")
+
+    return (
+        sa.select(*LIST_COLUMNS)
+        .where(*(_filter_clause(part, parameter) for part in shape))
+        .order_by(*firm_ordering(FirmFilters(sort=sort, descending=descending)))
+    )
 
 
 def building_names(*, street_ids: list[int] | None = None, ids: set[int] | None = None) -> dict[int, str]:
