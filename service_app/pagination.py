@@ -30,11 +30,15 @@ def count_of(select: sa.Select[Any]) -> sa.ScalarSelect[int]:
 
 
 @functools.lru_cache(maxsize=1024)
-def _page_of(select: sa.Select[Any], counted: bool) -> sa.Select[Any]:
+def _page_of(
+    select: sa.Select[Any], counted: bool, rows: Callable[[sa.Select[Any]], sa.Select[Any]] | None
+) -> sa.Select[Any]:
     """A page of a statement built once per process, the page's bounds as parameters (page_limit,
-    page_offset), and with the total when `counted`."""
+    page_offset), read through `rows` when given, and with the total when `counted`."""
     page = select.limit(sa.bindparam("page_limit", type_=sa.Integer))
     page = page.offset(sa.bindparam("page_offset", type_=sa.Integer))
+    if rows is not None:
+        page = rows(page)
     return page.add_columns(count_of(select).label("total_rows")) if counted else page
 
 
@@ -52,7 +56,7 @@ class CountedPagination(Pagination):
         self._total = self._query_args.get("total")
         counted = self._total is None
         if parameters is not None:  # a statement built once: so is its page's
-            statement = _page_of(select, counted)
+            statement = _page_of(select, counted, self._query_args.get("rows"))
             parameters = {**parameters, "page_limit": self.per_page, "page_offset": self._query_offset}
         else:
             statement = select.limit(self.per_page).offset(self._query_offset)
@@ -92,10 +96,9 @@ def paginate(
     objects); otherwise they are rows (each also carrying `total_rows` unless `total` was
     given). `rows`: for a list whose keys sort cheaply off indexes but whose rows are wide,
     `select` names the keys and `rows(page_of_keys)` is the statement reading the page's rows
-    (in the same order), so only the page's rows are read whole. `parameters`: `select` is built
-    once per process (not with `rows`), and these are the values of its parameters."""
-    if parameters is not None and rows is not None:
-        raise ValueError("paginate takes parameters for a statement built once, not with rows")
+    (in the same order), so only the page's rows are read whole. `parameters`: `select` (and
+    `rows`, a function defined once) is built once per process, and these are the values of its
+    parameters; its page's statement is then built once too."""
     return CountedPagination(
         page=page,
         per_page=per_page,

@@ -37,7 +37,9 @@ class AllWidgets(Form):
     day = wtforms.DateField("Day")
     notes = wtforms.TextAreaField("Notes")
     kind = wtforms.SelectField("Kind", choices=[SelectChoice("a", "甲 & 乙"), SelectChoice("b", '"b"')])
-    streets = wtforms.SelectMultipleField("Streets", choices=[SelectChoice("1", "临平街道"), SelectChoice("2", "南苑街道")])
+    streets = wtforms.SelectMultipleField(
+        "Streets", choices=[SelectChoice("1", "临平街道"), SelectChoice("2", "南苑街道")]
+    )
     flag = wtforms.BooleanField("Flag")
     choice = wtforms.RadioField("Choice", choices=[SelectChoice("x", "X"), SelectChoice("y", "Y")])
     secret = wtforms.HiddenField(default='x" y')

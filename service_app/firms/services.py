@@ -127,7 +127,8 @@ def _like_operator(text: str) -> str:
     return "like" if text.lower() == text.upper() else "ilike"
 
 
-def _contains_pattern(text: str) -> str:
+def contains_pattern(text: str) -> str:
+    """The LIKE pattern (escaped with a backslash) of what contains `text`."""
     return f"%{_escape_like(text)}%"
 
 
@@ -145,9 +146,9 @@ def _filter_plan(user: User | None, filters: FirmFilters) -> tuple[tuple[tuple[s
             values.update(scope)
     text = filters.q.strip()
     if text:
-        values["name_pattern"] = _contains_pattern(text)
+        values["name_pattern"] = contains_pattern(text)
         if could_be_part_of_a_code(text):
-            values["code_pattern"] = _contains_pattern(text.upper())
+            values["code_pattern"] = contains_pattern(text.upper())
             shape.append(("name_or_code", _like_operator(text), _like_operator(text.upper())))
         else:  # a name, then: read from the (street, name) index alone, not each firm's row
             shape.append(("name", _like_operator(text)))

@@ -21,7 +21,7 @@ from ..domain.tiers import Role, Tier
 from ..domain.workdays import calendar_knows, china_today
 from ..extensions import db
 from ..firm_requests.services import RequestError, limits, raise_request
-from ..models import CalendarDay, Firm, FirmRequest, Followup, RequestCategoryLimit, Street, TierCadence, User, Visit
+from ..models import CalendarDay, Firm, FirmRequest, Followup, RequestCategoryLimit, TierCadence, User, Visit
 from ..models.types import utcnow
 from ..pagination import paginate
 from ..permissions import roles_required
@@ -30,6 +30,7 @@ from ..security import db_id
 from . import bp
 from .feed import feed, issue_token, revoke_token, user_for_token
 from .forms import CadenceForm, CalendarDayForm, MoveFirmsForm, ReassignForm, RescheduleForm, VisitForm, limits_form
+from .listing import MANAGERS, VIEWS, ids_statement, list_plan, officer_choice, rows_of, tally_statement
 from .services import (
     FollowupError,
     cadences,
@@ -44,19 +45,6 @@ from .services import (
 )
 
 WORKERS = (Role.ADMIN, Role.SUPERVISOR, Role.OFFICER)
-#: What a row of "My follow-ups" shows (rows, not objects: a page lists fifty).
-LIST_COLUMNS = (
-    Followup.id,
-    Followup.firm_id,
-    Followup.tier,
-    Followup.due_date,
-    Followup.base_date,
-    Firm.name.label("firm_name"),
-    Street.name.label("street_name"),
-    sa.func.coalesce(sa.func.nullif(User.display_name, ""), User.username).label("officer_label"),
-)
-MANAGERS = (Role.ADMIN, Role.SUPERVISOR)
-VIEWS = ("overdue", "week", "upcoming", "all")
 
 
 def _followup_or_404(followup_id: int) -> Followup:
@@ -82,82 +70,26 @@ def _scoped_followup(limited: bool) -> sa.Select[Followup]:
     return statement.where(firm_scope_parameter()) if limited else statement
 
 
-def _officer_filter() -> tuple[sa.ColumnElement[bool], str]:
-    """Whose follow-ups the list shows: an officer its own unless it asks for its streets';
-    supervisors everyone's unless they pick an officer."""
-    chosen = request.args.get("officer", "")
-    if chosen == "all":
-        return sa.true(), chosen
-    if chosen.isdigit() and len(chosen) < 10 and current_user.role in MANAGERS:
-        return Followup.officer_id == int(chosen), chosen
-    if current_user.role == Role.OFFICER or chosen == "me":
-        return Followup.officer_id == current_user.id, "me"
-    return sa.true(), "all"
-
-
 @bp.route("/")
 @roles_required(*WORKERS)
 def index():
     """My follow-ups: overdue, due this week, upcoming, by due date."""
     now = china_today()
     monday, sunday = week_bounds(now)
-    whose, officer_choice = _officer_filter()
-    filters: list[sa.ColumnElement[bool]] = [
-        Followup.status == FollowupStatus.OPEN,
-        firm_scope(current_user),
-        whose,
-    ]
-    street = request.args.get("street", type=db_id)
-    if street:
-        filters.append(Firm.street_id == street)
-    tier = request.args.get("tier", "")
-    if tier in {t.value for t in Tier}:
-        filters.append(Followup.tier == Tier(tier))
-    text = request.args.get("q", "").strip()
-    if text:
-        filters.append(sa.or_(Firm.name.contains(text, autoescape=True), Firm.credit_code == text.upper()))
-    day_text = request.args.get("day", "")
-    try:
-        day = dt.date.fromisoformat(day_text) if day_text else None
-    except ValueError:
-        day = None
-    if day:
-        filters.append(Followup.due_date == day)
-    counts = db.session.execute(
-        sa.select(
-            sa.func.count().filter(Followup.due_date < now),
-            sa.func.count().filter(Followup.due_date.between(now, sunday)),
-            sa.func.count().filter(Followup.due_date > sunday),
-            sa.func.count(),
-        )
-        .select_from(Followup)
-        .join(Firm, Firm.id == Followup.firm_id)
-        .where(*filters)
-    ).one()
+    plan = list_plan(current_user, request.args)
+    dates = {"today": now, "sunday": sunday}
+    counts = db.session.execute(tally_statement(plan.shape), {**plan.values, **dates}).one()
     tally = dict(zip(VIEWS, counts, strict=True))
     view = request.args.get("view", "")
     if view not in VIEWS:
-        view = "all" if day else ("overdue" if tally["overdue"] else "week" if tally["week"] else "upcoming")
-    window = {
-        "overdue": Followup.due_date < now,
-        "week": Followup.due_date.between(now, sunday),
-        "upcoming": Followup.due_date > sunday,
-        "all": sa.true(),
-    }[view]
-    ordering = (Followup.due_date, Firm.name, Followup.id)
-    page = paginate(  # the page's ids sort off the indexes; only its 50 rows are read whole
-        sa.select(Followup.id).join(Firm, Firm.id == Followup.firm_id).where(*filters, window).order_by(*ordering),
+        view = "all" if plan.day else ("overdue" if tally["overdue"] else "week" if tally["week"] else "upcoming")
+    page = paginate(
+        ids_statement(plan.shape, view),
+        rows=rows_of,
+        parameters={**plan.values, **dates},
         page=request.args.get("page", 1, type=db_id),
         per_page=50,
         total=tally[view],
-        rows=lambda ids: (
-            sa.select(*LIST_COLUMNS)
-            .join(Firm, Firm.id == Followup.firm_id)
-            .join(Street, Street.id == Firm.street_id)
-            .outerjoin(User, User.id == Followup.officer_id)
-            .where(Followup.id.in_(ids))
-            .order_by(*ordering)
-        ),
     )
     officers = officers_for() if current_user.role in MANAGERS else []
     return render_template(
@@ -169,9 +101,9 @@ def index():
         monday=monday,
         sunday=sunday,
         officers=officers,
-        officer_choice=officer_choice,
+        officer_choice=plan.officer_choice,
         streets=visible_streets(current_user),
-        day=day,
+        day=plan.day,
         guessed=calendar_is_guessed(sunday),
     )
 
@@ -188,11 +120,11 @@ def calendar():
     if not dt.MINYEAR < first.year < dt.MAXYEAR:  # the previous and next month links must exist
         first = now.replace(day=1)
     last = first.replace(day=month_calendar.monthrange(first.year, first.month)[1])
-    whose, officer_choice = _officer_filter()
+    officer_id, chosen = officer_choice(current_user, request.args)
     where = [
         Followup.status == FollowupStatus.OPEN,
         firm_scope(current_user),
-        whose,
+        sa.true() if officer_id is None else Followup.officer_id == officer_id,
         Followup.due_date.between(first, last),
     ]
     ranked = (
@@ -225,7 +157,7 @@ def calendar():
         work=work,
         previous=previous,
         following=following,
-        officer_choice=officer_choice,
+        officer_choice=chosen,
         officers=officers_for() if current_user.role in MANAGERS else [],
         guessed=work.is_guessed(first),
     )
