@@ -1,6 +1,7 @@
 """What depends on the database: SQLite's WAL, busy timeout and transactions (jobs and writing
-requests take the write lock first), how a request's transaction ends, and the few SQL date
-expressions SQLite and PostgreSQL spell differently."""
+requests take the write lock first), how a request's transaction ends, the few SQL date
+expressions SQLite and PostgreSQL spell differently, and PostgreSQL's cursor, which describes a
+result only when asked."""
 
 from __future__ import annotations
 
@@ -201,10 +202,15 @@ class _ResultSource:
 class DescriptionOnDemand(Sequence[Column]):
     """A result's `cursor.description`, its columns built when first read.
 
-    SQLAlchemy reads the description of every result but looks into it only the first time a
-    statement runs: later runs reuse what it made of the first (the compiled statement's cached
-    result metadata). psycopg builds a Column (name decoded, type looked up) per column of every
-    result, which was a twelfth of a page's time."""
+    SQLAlchemy reads the description of every result but, for a statement it has compiled and
+    cached, looks into it only the first time the statement runs: later runs reuse what it made of
+    the first (the compiled statement's cached result metadata; not so with echo on or
+    `driver_column_names`, which read it each time). psycopg builds a Column (name decoded, type
+    looked up) per column of every result, which was a twelfth of a page's time.
+
+    A description read after the cursor ran something else is built from its own result, through
+    `_ResultSource`: what psycopg's Column reads of a cursor (pinned psycopg; tests/
+    test_postgres_cursor.py checks it without a database too)."""
 
     __slots__ = ("_columns", "_cursor", "_result")
 

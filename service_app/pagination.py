@@ -98,7 +98,8 @@ def paginate(
     `select` names the keys and `rows(page_of_keys)` is the statement reading the page's rows
     (in the same order), so only the page's rows are read whole. `parameters`: `select` (and
     `rows`, a function defined once) is built once per process, and these are the values of its
-    parameters; its page's statement is then built once too."""
+    parameters; its page's statement is then built once too, and kept (up to 1,024 of them) for
+    the same `select` and `rows` objects: a statement built per request has no place here."""
     return CountedPagination(
         page=page,
         per_page=per_page,

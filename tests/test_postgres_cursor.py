@@ -83,3 +83,30 @@ def test_engine_options_give_postgresql_the_cursor_and_keep_what_was_configured(
     assert options["connect_args"]["cursor_factory"] is DescribingOnDemandCursor
     assert options["connect_args"]["application_name"] == "a"
     assert "connect_args" not in engine_options("sqlite:///x.db", {})
+
+
+class FakeResult:
+    """A PGresult's part that psycopg's Column reads: one int4 column named `total_rows`."""
+
+    nfields = 1
+
+    def fname(self, _index: int) -> bytes:
+        return b"total_rows"
+
+    def ftype(self, _index: int) -> int:
+        return 23
+
+    def fmod(self, _index: int) -> int:
+        return -1
+
+    def fsize(self, _index: int) -> int:
+        return 4
+
+
+def test_psycopg_s_column_reads_no_more_of_a_cursor_than_the_result_source_holds():
+    """Without a database: if a psycopg upgrade made Column read another attribute of its cursor,
+    the slotted _ResultSource would fail here."""
+    from service_app.database import _ResultSource
+
+    column = psycopg.Column(_ResultSource(FakeResult(), "utf-8", psycopg.adapters), 0)
+    assert (column.name, column.type_code, column.internal_size, column.type_display) == ("total_rows", 23, 4, "int4")

@@ -17,7 +17,7 @@ from ..domain.workdays import china_today
 from ..extensions import db
 from ..models import AuditEvent, Building, Firm, FirmRequest, QuarterlyMetric, TierAssignment, User, Visit
 from ..permissions import editable_firm_fields
-from ..scoping import firm_scope_values
+from ..scoping import firm_scope_parameter, firm_scope_values
 from ..security import db_id
 
 #: Firm fields set through forms, imports and the CLI (not keys, tiers or bookkeeping).
@@ -179,8 +179,9 @@ def _filter_clause(part: tuple[str, ...], value: Callable[[str], Any]) -> sa.Col
     kind = part[0]
     if kind == "no_street":
         return sa.false()
-    if kind == "streets":
-        return Firm.street_id.in_(value("street_ids"))
+    if kind == "streets":  # bound, the scope as scoping writes it for statements built once
+        ids = value("street_ids")
+        return firm_scope_parameter() if isinstance(ids, sa.BindParameter) else Firm.street_id.in_(ids)
     if kind in ("name", "name_or_code"):
         by_name = _like(Firm.name, part[1], value("name_pattern"))
         return by_name if kind == "name" else sa.or_(by_name, _like(Firm.credit_code, part[2], value("code_pattern")))
@@ -245,7 +246,7 @@ def firm_list(user: User, filters: FirmFilters) -> tuple[sa.Select[Any], dict[st
 @functools.lru_cache(maxsize=1024)
 def _list_statement(shape: tuple[tuple[str, ...], ...], sort: str, descending: bool) -> sa.Select[Any]:
     def parameter(name: str) -> sa.BindParameter[Any]:
-        return sa.bindparam(name, expanding=name == "street_ids")
+        return sa.bindparam(name)
 
     return (
         sa.select(*LIST_COLUMNS)

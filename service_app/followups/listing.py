@@ -16,7 +16,7 @@ from ..domain.followups import FollowupStatus
 from ..domain.tiers import Role, Tier
 from ..firms.services import contains_pattern
 from ..models import Firm, Followup, Street, User
-from ..scoping import firm_scope_values
+from ..scoping import firm_scope_parameter, firm_scope_values
 from ..security import db_id
 
 MANAGERS = (Role.ADMIN, Role.SUPERVISOR)
@@ -103,7 +103,7 @@ def _clauses(shape: tuple[str, ...]) -> list[sa.ColumnElement[bool]]:
     clauses: list[sa.ColumnElement[bool]] = [Followup.status == FollowupStatus.OPEN]
     parts = {
         "no_street": lambda: sa.false(),
-        "streets": lambda: Firm.street_id.in_(sa.bindparam("street_ids", expanding=True)),
+        "streets": firm_scope_parameter,
         "officer": lambda: Followup.officer_id == sa.bindparam("officer_id", type_=sa.Integer),
         "street": lambda: Firm.street_id == sa.bindparam("street_id", type_=sa.Integer),
         "tier": lambda: Followup.tier == sa.bindparam("tier"),
