@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from service_app.extensions import db
+from service_app.models import Firm
+
 ROLES = ("admin", "supervisor", "officer_a", "district_a", None)
 
 # (method, route, street, {role: status}); street "own" is 临平街道 (officer_a's and district_a's).
@@ -79,6 +82,11 @@ def test_list_shows_only_own_street(client, auth, world, role):
     assert "杭州乙街道贸易有限公司" not in page
     # Filtering by another street's id finds nothing rather than leaking it.
     assert "杭州乙街道贸易有限公司" not in client.get(f"/firms/?street={world.street_b}").text
+    # Nor does searching for its name or its credit code.
+    with client.application.app_context():
+        code = db.session.get(Firm, world.firm_b).credit_code
+    for text in ("乙街道", code, code[-6:].lower()):
+        assert "杭州乙街道贸易有限公司" not in client.get("/firms/", query_string={"q": text}).text
 
 
 @pytest.mark.parametrize("role", ["admin", "supervisor"])

@@ -583,6 +583,25 @@ def test_a_followup_goes_only_to_an_officer_of_its_street(client, auth, app, des
         assert db.session.get(Followup, desk.followup_a).officer_id == desk.officer_a
 
 
+def test_an_officer_s_list_leaves_out_its_follow_ups_in_a_street_it_no_longer_covers(client, auth, app, desk):
+    from service_app.followups.services import schedule_followups
+
+    with app.app_context():
+        stray = factories.make_firm(db.session.get(Street, desk.street_b), name="杭州乙街道遗留有限公司")
+        _give_tier(stray.id, Tier.KEY, desk.officer_a)
+        db.session.flush()
+        schedule_followups(TODAY)
+        db.session.commit()
+    auth.login("officer_a")
+    for query in ("view=all", "view=all&officer=all", "view=all&q=遗留", f"view=all&street={desk.street_b}"):
+        page = client.get(f"/followups/?{query}")
+        assert page.status_code == 200
+        assert "杭州乙街道遗留有限公司" not in page.text, query
+    auth.logout()
+    auth.login("supervisor")  # who sees every street: the follow-up is there
+    assert "杭州乙街道遗留有限公司" in client.get("/followups/?view=all&q=遗留").text
+
+
 def test_supervisor_moves_firms_only_into_streets_the_target_covers(client, auth, app, desk):
     from service_app.followups.services import schedule_followups
 
